@@ -33,3 +33,32 @@ def naive_prefix_decode(bits: str, code_of: dict[int, str]) -> list[int]:
             out.append(inverse[word])
             word = ""
     return out
+
+
+def naive_nearest_centroid(x: float, centroids) -> int:
+    """Index of the nearest centroid; a value on a float64 boundary goes to the lower one."""
+    index = 0
+    for j in range(len(centroids) - 1):
+        boundary = centroids[j] + (centroids[j + 1] - centroids[j]) / 2
+        if x > boundary:
+            index = j + 1
+    return index
+
+
+def naive_lloyd_1d(values, centroids, weights=None, max_iter=100):
+    """Plain weighted Lloyd iterations with the same assignment rule (lists of floats)."""
+    weights = weights or [1.0] * len(values)
+    centroids = sorted(set(centroids))
+    assign = None
+    for _ in range(max_iter):
+        centroids = sorted(set(centroids))
+        new = [naive_nearest_centroid(v, centroids) for v in values]
+        if new == assign:
+            break
+        assign = new
+        for j in range(len(centroids)):
+            members = [(v, w) for v, w, a in zip(values, weights, assign) if a == j]
+            mass = sum(w for _, w in members)
+            if mass > 0:
+                centroids[j] = sum(w * v for v, w in members) / mass
+    return sorted(set(centroids))
