@@ -62,3 +62,18 @@ def naive_lloyd_1d(values, centroids, weights=None, max_iter=100):
             if mass > 0:
                 centroids[j] = sum(w * v for v, w in members) / mass
     return sorted(set(centroids))
+
+
+def naive_sparse_entries(values, index_bits):
+    """(gap, value) entries of the relative-index format, fillers included, in plain Python."""
+    span = 2**index_bits
+    entries, prev = [], -1
+    for p, v in enumerate(values):
+        if v == 0:
+            continue
+        while p - prev > span:
+            prev += span
+            entries.append((span, 0))
+        entries.append((p - prev, v))
+        prev = p
+    return entries
