@@ -1,0 +1,58 @@
+"""Fully connected layer: ``y = x @ W.T + b`` with ``W`` of shape (out_features, in_features)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.layers.base import Layer, as_rng, check_input, check_positive_int, initializer
+
+
+class Dense(Layer):
+    """``y[n, o] = sum_i x[n, i] * W[o, i] + b[o]``.
+
+    Weights are He-normal, ``N(0, 2 / in_features)``, drawn from ``seed``; the bias starts at 0.
+    The weight layout ``(out, in)`` is the simulator IR's (``Graph.add(..., "dense", weight=W)``).
+    """
+
+    kind = "dense"
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, seed=0):
+        super().__init__()
+        self.in_features = check_positive_int("in_features", in_features)
+        self.out_features = check_positive_int("out_features", out_features)
+        self.use_bias = bool(bias)
+        rng = as_rng(seed)
+        self._params["weight"] = initializer(rng, (self.out_features, self.in_features),
+                                             self.in_features)
+        if self.use_bias:
+            self._params["bias"] = np.zeros(self.out_features, dtype=self._params["weight"].dtype)
+
+    def config(self) -> dict:
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self.use_bias}
+
+    def output_shape(self, input_shape):
+        if tuple(input_shape) != (self.in_features,):
+            raise ValueError(f"layer {self.name!r} expects per-sample shape ({self.in_features},), "
+                             f"got {tuple(input_shape)}")
+        return (self.out_features,)
+
+    def forward(self, x, training=False, params=None):
+        x = check_input(self, x, (2,))
+        if x.shape[1] != self.in_features:
+            raise ValueError(f"layer {self.name!r} expects {self.in_features} input features, "
+                             f"got shape {x.shape}")
+        p = self._forward_params(params)
+        w = p["weight"]
+        y = x @ w.T
+        if self.use_bias:
+            y += p["bias"]
+        self._cache = (x, w) if training else None
+        return y
+
+    def backward(self, grad):
+        x, w = self._need_cache()
+        self._grads = {"weight": grad.T @ x}
+        if self.use_bias:
+            self._grads["bias"] = grad.sum(axis=0)
+        return grad @ w

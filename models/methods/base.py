@@ -1,0 +1,159 @@
+"""The hook interface between the training loop (``models.train``) and a training method.
+
+A training method changes *what the forward pass computes with* and *what the optimizer is fed*,
+never the loop itself.  ``models.train.train`` drives one instance per run, in this order::
+
+    method = cls(fmt=fmt, **method_options)      # validate options here (ValueError/TypeError)
+    method.setup(model, rng)                     # once; rng is seeded from train(seed=...)
+    for epoch ...:
+        for step, batch ...:                     # step counts from 0 across epochs
+            method.begin_step(step)
+            # forward, layer i = 0 .. L-1 (model.forward(x, training=True, hooks=method)):
+            #     p = method.forward_params(layer, training=True)   # only layers with params
+            #     x = layer.forward(x, training=True, params=p)
+            #     x = method.activation(i, x, training=True)
+            # loss = mean softmax cross-entropy of x; g = dloss/dlogits
+            # backward, layer i = L-1 .. 0 (model.backward(g, hooks=method)):
+            #     g = method.error(i, g)        # gradient w.r.t. layer i's (hooked) output
+            #     g = layer.backward(g)
+            # for each layer with params, for each name:
+            #     grad = method.param_grad(layer, name, layer.grads()[name])
+            # optimizer updates the latent arrays layer.params()[name] in place
+            # for each layer with params: method.after_update(layer)
+            method.end_step(step)
+        # validation: model.forward(x_val, training=False, hooks=method) (same hooks, no updates)
+    method.finalize(model)                       # once, after the last epoch
+
+Contracts of the hooks (the base class implements each as the identity, i.e. float training):
+
+``setup(model, rng)``
+    Called once before the first step.  ``rng`` is a ``numpy.random.Generator`` derived from the
+    train seed (independent of the shuffling and dropout streams): draw any per-step stochastic
+    rounding seeds from it so a run is reproducible for a seed.
+``begin_step(step)`` / ``end_step(step)``
+    Called around every optimizer step; ``step`` is the global step index (0, 1, ...).
+    ``end_step`` is where dynamic fixed point updates its scales (Courbariaux et al. 2014).
+``forward_params(layer, training) -> dict | None``
+    Called for every layer that has parameters, at every forward pass (training and validation,
+    and model.predict while ``model.hooks`` is this method).  Return a dict with the same keys as
+    ``layer.params()`` holding the arrays the forward pass must use (binarized weights,
+    fake-quantized weights, ...), or None for the latent arrays.  Never modify
+    ``layer.params()`` here: the latent arrays are what the optimizer updates.  The gradients
+    ``backward`` stores are with respect to the returned arrays (the straight-through
+    estimator: they are applied to the latent arrays unchanged unless ``param_grad`` says
+    otherwise).
+``activation(layer_index, x, training) -> x``
+    Called on the output of every layer (index into ``model.layers``).  Quantize activations
+    here.  Its backward is the identity (straight through); use ``error`` to change it.
+``error(layer_index, g) -> g``
+    Called on the gradient with respect to layer ``layer_index``'s output before that layer's
+    backward: quantize back-propagated errors (Gupta et al. 2015) or mask a straight-through
+    estimator here.  ``g`` has the shape of the layer's output.
+``param_grad(layer, name, grad) -> grad``
+    Called on each parameter gradient before the optimizer sees it: gradient quantization,
+    the ``|w| <= 1`` STE mask, per-layer learning-rate scaling (BinaryConnect).
+``after_update(layer)``
+    Called after the optimizer changed ``layer.params()`` in place: clip latent weights
+    (BinaryConnect clips to [-1, 1]) or quantize the updated parameters (Gupta's fixed-point
+    parameters).  Modify the arrays in place (``arr[...] = ...``): optimizers keep references.
+``finalize(model)``
+    Called once after training.  The default bakes the deployed parameters into the model:
+    every layer's params are overwritten with ``forward_params(layer, training=False)`` (when
+    not None), ``model.qconfig = self.qconfig(model)`` and ``model.hooks = self.inference_hooks()``
+    (None by default, so ``model.predict`` then runs a plain float forward on the deployed
+    parameters).  A method whose inference forward needs more than its parameters (quantized
+    activations) returns ``self`` from ``inference_hooks`` so ``model.predict`` keeps applying
+    ``forward_params``/``activation``; ``forward_params`` must then be idempotent on the baked
+    arrays.
+``qconfig(model) -> simulator.QConfig | None``
+    The simulator configuration that reproduces the trained model's inference forward pass
+    (``simulator.simulate(model.to_graph(), qconfig, x)`` gives ``model.predict(x)``).  None for
+    float models.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class TrainingMethod:
+    """Base class of training methods: every hook is the identity (plain float training).
+
+    Subclasses set ``name`` and ``accepts_fmt``, accept their options as keyword arguments in
+    ``__init__`` (rejecting unknown ones with TypeError) and override the hooks they need.
+    """
+
+    #: The name ``train(method=...)`` uses (set by ``register``).
+    name: ClassVar[str] = ""
+    #: Whether ``fmt=`` is meaningful for this method (False: passing one is a ValueError).
+    accepts_fmt: ClassVar[bool] = False
+
+    def __init__(self, fmt: Any = None, **options):
+        if options:
+            raise TypeError(f"method {self.name!r} got unknown options {sorted(options)}")
+        if fmt is not None and not self.accepts_fmt:
+            raise ValueError(f"method {self.name!r} takes no fmt, got fmt={fmt!r}")
+        self.fmt = fmt
+
+    # ------------------------------------------------------------------ lifecycle
+    def setup(self, model, rng: np.random.Generator) -> None:
+        """Prepare per-layer state before the first step."""
+
+    def begin_step(self, step: int) -> None:
+        """Before the forward pass of global step ``step``."""
+
+    def end_step(self, step: int) -> None:
+        """After the optimizer update of global step ``step``."""
+
+    def finalize(self, model) -> None:
+        """Bake the deployed parameters into ``model`` and set ``model.qconfig``/``hooks``."""
+        for layer in model.layers:
+            if not layer.params():
+                continue
+            deployed = self.forward_params(layer, False)
+            if deployed is not None:
+                for key, value in deployed.items():
+                    layer.params()[key][...] = value
+        model.qconfig = self.qconfig(model)
+        model.hooks = self.inference_hooks()
+
+    # ------------------------------------------------------------------ forward
+    def forward_params(self, layer, training: bool) -> dict | None:
+        """The arrays the forward pass of ``layer`` uses (None: the latent params)."""
+        return None
+
+    def activation(self, layer_index: int, x: np.ndarray, training: bool) -> np.ndarray:
+        """Layer ``layer_index``'s output as the next layer sees it."""
+        return x
+
+    # ------------------------------------------------------------------ backward
+    def error(self, layer_index: int, g: np.ndarray) -> np.ndarray:
+        """The gradient w.r.t. layer ``layer_index``'s output, before its backward."""
+        return g
+
+    def param_grad(self, layer, name: str, grad: np.ndarray) -> np.ndarray:
+        """The gradient the optimizer applies to ``layer.params()[name]``."""
+        return grad
+
+    def after_update(self, layer) -> None:
+        """After the optimizer updated ``layer.params()`` in place."""
+
+    # ------------------------------------------------------------------ export
+    def qconfig(self, model):
+        """The simulator QConfig reproducing the inference forward pass (None: float)."""
+        return None
+
+    def inference_hooks(self):
+        """What ``model.hooks`` becomes after ``finalize`` (None: plain float forward)."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(fmt={self.fmt!r})"
+
+
+class FloatTraining(TrainingMethod):
+    """Plain float32 training: every hook is the identity."""
+
+    name = "float"
