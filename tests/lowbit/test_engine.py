@@ -1,0 +1,170 @@
+"""The sweep engine on a fake point function: grid layout, errors, store, resume, refusal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from lowbit.point import FIGURES, LAYER_VARS, SCALAR_VARS
+from lowbit.spec import load_spec
+from lowbit.store import SweepStore, StoreMismatchError
+from lowbit.sweep import _chunks, grid_point, run
+from tests.lowbit import fake_point
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_fake(spec, store=None, **kwargs):
+    spec = load_spec(spec)
+    kwargs.setdefault("workers", 0)
+    return run(spec, fake_point.workload(), store, evaluate=fake_point.evaluate,
+               fingerprint=spec.fingerprint(), model_npz=b"fake model bytes",
+               provenance=fake_point.provenance(), progress=False, **kwargs)
+
+
+def test_grid_layout_and_values(fake_spec):
+    """Every point lands at its own coordinates, with units and long names on each figure."""
+    ds = run_fake(fake_spec)
+    assert ds.sizes == {"wl": 4, "rounding": 3, "seed": 2, "layer": 3}
+    assert list(ds.rounding.values) == ["nearest", "floor", "stochastic"]
+    assert ds.wl.dtype == np.int64 and ds.rounding.dtype.kind == "U"
+    for name, (units, long_name, per_layer) in FIGURES.items():
+        assert ds[name].attrs == {"units": units, "long_name": long_name}
+        assert ("layer" in ds[name].dims) == per_layer
+    for wl in (2, 4, 5):
+        for rounding in ("nearest", "floor", "stochastic"):
+            for seed in (0, 1):
+                point = {"wl": wl, "rounding": rounding, "seed": seed}
+                code = fake_point.expected_code(point)
+                got = ds.sel(point)
+                assert got.accuracy.item() == code
+                assert got[SCALAR_VARS[-1]].item() == code + (len(SCALAR_VARS) - 1) / 16
+                np.testing.assert_array_equal(got[LAYER_VARS[1]].values,
+                                              code * 10 + 100 + np.arange(3))
+                assert got.error.item() == ""
+    assert ds.attrs == fake_point.provenance()
+
+
+def test_failing_point_is_recorded_and_the_sweep_goes_on(fake_spec):
+    """A point that raises gets NaN figures and its exception in `error`; the others run."""
+    ds = run_fake(fake_spec)
+    bad = ds.sel(wl=3, rounding="floor")
+    assert all(e.startswith("ValueError: fake failure at") for e in bad.error.values)
+    assert np.isnan(bad.accuracy.values).all() and np.isnan(bad.sqnr_db.values).all()
+    assert (ds.error.values != "").sum() == 2
+    assert np.isfinite(ds.accuracy.where(ds.error == "")).sum() == 22
+
+
+def test_grid_point_is_c_order(fake_spec):
+    """Flat index 0 is the first value of every axis and the last axis varies fastest."""
+    spec = load_spec(fake_spec)
+    assert grid_point(spec, 0) == {"wl": 2, "rounding": "nearest", "seed": 0}
+    assert grid_point(spec, 1) == {"wl": 2, "rounding": "nearest", "seed": 1}
+    assert grid_point(spec, 23) == {"wl": 5, "rounding": "stochastic", "seed": 1}
+
+
+@pytest.mark.parametrize("n, workers", [(1, 2), (7, 1), (24, 2), (100, 2), (1000, 3)])
+def test_chunks_are_balanced_and_cover_the_todo_list(n, workers):
+    """Chunks partition the points, differ in size by at most one and hold <= 8 points."""
+    todo = np.arange(n) * 3
+    chunks = _chunks(todo, workers)
+    sizes = [len(c) for c in chunks]
+    assert max(sizes) - min(sizes) <= 1 and max(sizes) <= 8
+    np.testing.assert_array_equal(np.sort(np.concatenate(chunks)), todo)
+
+
+def test_store_round_trip_and_rerun_is_identical(fake_spec, tmp_path):
+    """The store's assembled result, its root Dataset and a rerun all equal the in-memory run."""
+    ref = run_fake(fake_spec)
+    out = tmp_path / "out.zarr"
+    ds = run_fake(fake_spec, out)
+    xr.testing.assert_identical(ds, ref)
+    log = tmp_path / "log"
+    os.environ["LOWBIT_FAKE_LOG"] = str(log)
+    try:
+        again = run_fake(fake_spec, out)
+    finally:
+        del os.environ["LOWBIT_FAKE_LOG"]
+    assert not log.exists()  # nothing ran a second time
+    xr.testing.assert_identical(again, ref)
+    on_disk = xr.open_zarr(out, consolidated=False).load()
+    xr.testing.assert_identical(on_disk, ref)
+
+
+def test_store_of_another_spec_is_refused(fake_spec, tmp_path):
+    """Resuming into a store written by a different spec names the mismatch."""
+    out = tmp_path / "out.zarr"
+    run_fake(fake_spec, out)
+    other = {**fake_spec, "axes": {**fake_spec["axes"], "wl": [2, 3]}}
+    with pytest.raises(StoreMismatchError, match="holds a sweep of a different spec"):
+        run_fake(other, out)
+
+
+def test_directory_that_is_not_a_store_is_refused(fake_spec, tmp_path):
+    """An unrelated existing directory is never overwritten."""
+    out = tmp_path / "not-a-store"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="is not a lowbit sweep store"):
+        run_fake(fake_spec, out)
+    assert (out / "precious.txt").read_text() == "keep me"
+
+
+_KILLABLE = """
+import sys
+from tests.lowbit.test_engine import run_fake
+from tests.lowbit.conftest import *  # noqa
+spec = {spec!r}
+run_fake(spec, sys.argv[1])
+"""
+
+
+def test_sigkill_then_resume_runs_only_the_rest_and_gives_the_same_result(fake_spec, tmp_path):
+    """A sweep killed with SIGKILL part-way resumes with the missing points only."""
+    out = tmp_path / "out.zarr"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LOWBIT_FAKE_DELAY": "0.15"}
+    proc = subprocess.Popen([sys.executable, "-c", _KILLABLE.format(spec=fake_spec), str(out)],
+                            cwd=REPO, env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        done = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            if (out / "_lowbit" / "points" / "done").exists():
+                done = _done_count(out)
+                if done >= 6:
+                    break
+        assert proc.poll() is None, proc.stderr.read().decode()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = _done_count(out)
+    assert 6 <= before < 24
+    log = tmp_path / "log"
+    os.environ["LOWBIT_FAKE_LOG"] = str(log)
+    try:
+        resumed = run_fake(fake_spec, out)
+    finally:
+        del os.environ["LOWBIT_FAKE_LOG"]
+    assert len(log.read_text().splitlines()) == 24 - before
+    xr.testing.assert_identical(resumed, run_fake(fake_spec))
+
+
+def _done_count(out) -> int:
+    store = SweepStore.open_existing(out, load_spec_fingerprint(out))
+    return int(store.done_mask().sum())
+
+
+def load_spec_fingerprint(out) -> str:
+    import zarr
+    return zarr.open_group(str(out), mode="r")["_lowbit"].attrs["fingerprint"]
