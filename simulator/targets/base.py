@@ -1,0 +1,457 @@
+"""``Target``: a simulated device, its arithmetic and what each operation and byte costs.
+
+A target is a frozen dataclass in four parts:
+
+* :class:`Arithmetic`: which operand types the datapath multiplies natively (its *lanes*, e.g.
+  ``int8`` with 64 MACs per instruction), how many instructions it issues per cycle, the hard
+  multiplier tile (27×18 for a DSP48E2), the accumulator, and the default operand formats.
+* :class:`Energy`: picojoules per multiply and add by operand width (reference points from a
+  cited table plus a stated scaling rule between and beyond them), and per-instruction overhead.
+* a tuple of :class:`MemoryLevel` s from the nearest to the farthest, each with a capacity and
+  picojoules per byte moved.
+* for FPGAs, an :class:`~simulator.targets._fabric.FpgaFabric`: resources per MAC and the device
+  budget.
+
+All energies are picojoules (pJ), clocks hertz, capacities bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.targets._checks import (
+    FrozenMap, bits_key, check_float, check_int, check_map, check_str,
+)
+from simulator.targets._fabric import FpgaFabric
+from simulator.targets._operands import FLOAT_FORMATS, Operand, as_operand, holds
+
+KINDS = ("cpu", "fpga", "asic")
+ENERGY_AT = ("operand", "lane")
+
+
+def _label_key(name: str, value: Any) -> str:
+    return as_operand(value, name).label
+
+
+def _pos_int(name: str, value: Any) -> int:
+    return check_int(name, value, 1)
+
+
+def _energy(name: str, value: Any) -> float:
+    return check_float(name, value, what="energy")
+
+
+def _float_key(name: str, value: Any) -> str:
+    op = as_operand(value, name)
+    if not op.is_float:
+        raise ValueError(f"{name}: {value!r} is not a float format; known: {', '.join(FLOAT_FORMATS)}")
+    return op.label
+
+
+def _piecewise(x: float, xs: list[float], ys: list[float]) -> float:
+    """Piecewise-linear through (xs, ys) (sorted), proportional to x outside the points."""
+    if x <= xs[0]:
+        return ys[0] * x / xs[0]
+    if x >= xs[-1]:
+        return ys[-1] * x / xs[-1]
+    for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    raise AssertionError("unreachable")
+
+
+def _fit_line(x: float, points: list[tuple[float, float]]) -> float:
+    """Least-squares line ``y = e0 + c x`` through ``points``, evaluated at ``x``; proportional
+    (``y = c x``) when there is one point or the line would go negative at ``x``."""
+    if len(points) >= 2:
+        n = len(points)
+        mx = sum(p[0] for p in points) / n
+        my = sum(p[1] for p in points) / n
+        sxx = sum((p[0] - mx) ** 2 for p in points)
+        if sxx > 0:
+            c = sum((p[0] - mx) * (p[1] - my) for p in points) / sxx
+            y = my + c * (x - mx)
+            if y > 0:
+                return y
+    nearest = min(points, key=lambda p: abs(p[0] - x))
+    return nearest[1] * x / nearest[0]
+
+
+@dataclass(frozen=True)
+class Energy:
+    """Energy per operation, from reference points and a stated scaling rule (modelling
+    assumption, docs/targets.md):
+
+    * integer multiply of a×b bits: piecewise-linear in ``a*b`` through the ``int_mult_pj``
+      points (keyed by the width w of a w×w multiplier, at ``a*b = w*w``), proportional to
+      ``a*b`` outside them (an array multiplier has a·b partial-product cells);
+    * integer add of n bits: piecewise-linear in n through ``int_add_pj``, proportional outside
+      (a ripple/prefix adder has n bit cells);
+    * float multiply/add: the table value for a listed format, otherwise a least-squares line in
+      ``(m+1)**2`` (multiply) or ``m+1`` (add) through the listed formats, m = stored mantissa
+      bits (the significand datapath dominates).
+
+    ``instruction_pj`` is the overhead of issuing one instruction (fetch, decode, register
+    file), shared by the lanes of a SIMD instruction.  ``fabric_factor`` scales arithmetic
+    energies (an FPGA's programmable fabric against a standard-cell ASIC).
+    """
+
+    int_mult_pj: FrozenMap
+    int_add_pj: FrozenMap
+    float_mult_pj: FrozenMap = field(default_factory=FrozenMap)
+    float_add_pj: FrozenMap = field(default_factory=FrozenMap)
+    instruction_pj: float = 0.0
+    fabric_factor: float = 1.0
+    source: str = ""
+
+    def __post_init__(self):
+        s = object.__setattr__
+        s(self, "int_mult_pj", check_map("energy.int_mult_pj", self.int_mult_pj, bits_key,
+                                         _energy, nonempty=True))
+        s(self, "int_add_pj", check_map("energy.int_add_pj", self.int_add_pj, bits_key, _energy,
+                                        nonempty=True))
+        s(self, "float_mult_pj", check_map("energy.float_mult_pj", self.float_mult_pj,
+                                           _float_key, _energy))
+        s(self, "float_add_pj", check_map("energy.float_add_pj", self.float_add_pj, _float_key,
+                                          _energy))
+        s(self, "instruction_pj", check_float("energy.instruction_pj", self.instruction_pj,
+                                              what="energy"))
+        s(self, "fabric_factor", check_float("energy.fabric_factor", self.fabric_factor,
+                                             positive=True))
+        check_str("energy.source", self.source)
+        for name in ("int_mult_pj", "int_add_pj"):
+            if any(v == 0 for v in getattr(self, name).values()):
+                raise ValueError(f"energy.{name} holds a zero energy; the scaling rule needs "
+                                 "positive reference points")
+
+    def int_mult(self, a_bits: int, b_bits: int) -> float:
+        pts = sorted(self.int_mult_pj.items())
+        return self.fabric_factor * _piecewise(a_bits * b_bits, [w * w for w, _ in pts],
+                                               [e for _, e in pts])
+
+    def int_add(self, bits: int) -> float:
+        pts = sorted(self.int_add_pj.items())
+        return self.fabric_factor * _piecewise(bits, [w for w, _ in pts], [e for _, e in pts])
+
+    def _float(self, table: FrozenMap, op: Operand, power: int, what: str) -> float:
+        if op.label in table:
+            return self.fabric_factor * table[op.label]
+        if not table:
+            raise ValueError(f"this target lists no float {what} energies; cannot price "
+                             f"{op.label}")
+        pts = [((as_operand(k).man_bits + 1) ** power, e) for k, e in table.items()]
+        return self.fabric_factor * _fit_line((op.man_bits + 1) ** power, pts)
+
+    def float_mult(self, op: Operand) -> float:
+        return self._float(self.float_mult_pj, op, 2, "multiply")
+
+    def float_add(self, op: Operand) -> float:
+        return self._float(self.float_add_pj, op, 1, "add")
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    """A level of the memory hierarchy: ``capacity_bytes`` (None: unbounded, e.g. DRAM) and the
+    energy ``pj_per_byte`` of reading or writing one byte there (one figure for both: the
+    cited tables give one access energy)."""
+
+    name: str
+    pj_per_byte: float
+    capacity_bytes: int | None = None
+    source: str = ""
+
+    def __post_init__(self):
+        check_str("memory.name", self.name)
+        object.__setattr__(self, "pj_per_byte", check_float(
+            f"memory[{self.name!r}].pj_per_byte", self.pj_per_byte, what="energy"))
+        if self.capacity_bytes is not None:
+            check_int(f"memory[{self.name!r}].capacity_bytes", self.capacity_bytes, 1)
+        check_str("memory.source", self.source)
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """What the datapath computes natively.
+
+    ``lanes``: operand type label (``"int8"``, ``"int1"``, ``"fp32"``) -> MACs per instruction
+    (per DSP or PE for FPGAs/ASICs).  An operand pair runs on the cheapest lane that holds both
+    (see :func:`~simulator.targets._operands.holds`).  ``units``: label -> instructions issued per
+    cycle, i.e. lane groups completed per cycle (default 1; e.g. 2 for a core with two SIMD
+    ports, or the PE count of an ASIC array).  ``instructions``: label -> instructions issued
+    per lane group, for the energy overhead only (default 1; XOR + POPCNT + ADD is 3 per 64-bit
+    word, though only POPCNT limits the throughput).  ``energy_at``: ``"lane"`` prices a MAC at the lane's width (a
+    CPU sign-extends an int4 into an int8 lane), ``"operand"`` at the operands' own widths (a
+    custom datapath).  ``multiplier``: the hard multiplier tile (27, 18) or None.
+    """
+
+    lanes: FrozenMap
+    units: FrozenMap = field(default_factory=FrozenMap)
+    instructions: FrozenMap = field(default_factory=FrozenMap)
+    accumulator_width: int = 32
+    accumulator_overflow: str = "wrap"
+    accumulator_float: str | None = None
+    multiplier: tuple[int, int] | None = None
+    default_weights: str = "int8"
+    default_activations: str = "int8"
+    energy_at: str = "operand"
+
+    def __post_init__(self):
+        s = object.__setattr__
+        s(self, "lanes", check_map("arithmetic.lanes", self.lanes, _label_key, _pos_int,
+                                   nonempty=True))
+        s(self, "units", check_map("arithmetic.units", self.units, _label_key, _pos_int))
+        s(self, "instructions", check_map("arithmetic.instructions", self.instructions,
+                                          _label_key, _pos_int))
+        for name in ("units", "instructions"):
+            extra = sorted(set(getattr(self, name)) - set(self.lanes))
+            if extra:
+                raise ValueError(f"arithmetic.{name} names {extra[0]!r}, which is not in "
+                                 f"arithmetic.lanes ({', '.join(self.lanes)})")
+        check_int("arithmetic.accumulator_width", self.accumulator_width, 1, 64)
+        check_str("arithmetic.accumulator_overflow", self.accumulator_overflow,
+                  ("wrap", "saturate"))
+        if self.accumulator_float is not None:
+            s(self, "accumulator_float", _float_key("arithmetic.accumulator_float",
+                                                    self.accumulator_float))
+        if self.multiplier is not None:
+            m = self.multiplier
+            if not isinstance(m, (tuple, list)) or len(m) != 2:
+                raise TypeError(f"arithmetic.multiplier must be a pair of ints, got {m!r}")
+            s(self, "multiplier", (check_int("arithmetic.multiplier[0]", m[0], 1, 64),
+                                   check_int("arithmetic.multiplier[1]", m[1], 1, 64)))
+        check_str("arithmetic.default_weights", self.default_weights)
+        check_str("arithmetic.default_activations", self.default_activations)
+        check_str("arithmetic.energy_at", self.energy_at, ENERGY_AT)
+
+    def lane_for(self, a: Operand, b: Operand) -> Operand | None:
+        """The lane that runs an a×b MAC: among lanes holding both, the most MACs per cycle,
+        then the narrowest.  None when no lane holds them."""
+        best, key = None, None
+        for label, lanes in self.lanes.items():
+            lane = as_operand(label)
+            if holds(lane, a) and holds(lane, b):
+                k = (-lanes * self.units.get(label, 1), lane.bits)
+                if key is None or k < key:
+                    best, key = lane, k
+        return best
+
+
+def _operand_pair(a: Any, b: Any) -> tuple[Operand, Operand]:
+    oa, ob = as_operand(a, "a_bits"), as_operand(b, "b_bits")
+    if oa.kind != ob.kind:
+        raise ValueError(f"a_bits={a!r} and b_bits={b!r} mix an integer and a float operand; "
+                         "a MAC multiplies two integers or two floats")
+    return oa, ob
+
+
+def _wider_float(a: Operand, b: Operand) -> Operand:
+    from simulator.targets._operands import float_operand
+
+    return float_operand(max(a.exp_bits, b.exp_bits), max(a.man_bits, b.man_bits))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A simulated device.  See the module docstring and docs/targets.md (every constant with
+    its source).  Compare and hash by value; find built-ins with ``simulator.targets.get``."""
+
+    name: str
+    kind: str
+    clock_hz: float
+    arithmetic: Arithmetic
+    energy: Energy
+    memory: tuple[MemoryLevel, ...]
+    fpga: FpgaFabric | None = None
+    description: str = ""
+    source: str = ""
+
+    def __post_init__(self):
+        check_str("name", self.name)
+        if not self.name or self.name != self.name.strip():
+            raise ValueError(f"name={self.name!r} must be a non-empty name without surrounding "
+                             "spaces")
+        check_str("kind", self.kind, KINDS)
+        object.__setattr__(self, "clock_hz", check_float("clock_hz", self.clock_hz,
+                                                         positive=True))
+        for name, cls in (("arithmetic", Arithmetic), ("energy", Energy)):
+            if not isinstance(getattr(self, name), cls):
+                raise TypeError(f"{name} must be a {cls.__name__}, got "
+                                f"{type(getattr(self, name)).__name__}")
+        mem = tuple(self.memory) if isinstance(self.memory, (tuple, list)) else None
+        if not mem or not all(isinstance(m, MemoryLevel) for m in mem):
+            raise TypeError("memory must be a non-empty sequence of MemoryLevel")
+        names = [m.name for m in mem]
+        if len(set(names)) != len(names):
+            raise ValueError(f"memory level names must be unique, got {names}")
+        caps = [m.capacity_bytes for m in mem]
+        if caps[-1] is not None:
+            raise ValueError(f"the last memory level ({names[-1]!r}) must be unbounded "
+                             "(no capacity_bytes): it is where data that fits nowhere else lives")
+        if any(c is None for c in caps[:-1]) or caps[:-1] != sorted(caps[:-1]):
+            raise ValueError("memory levels must go from the nearest (smallest) to the farthest;"
+                             f" got capacities {caps}")
+        object.__setattr__(self, "memory", mem)
+        if (self.kind == "fpga") != (self.fpga is not None):
+            raise ValueError(f"kind={self.kind!r}: an [fpga] section is required for FPGA "
+                             "targets and refused for others")
+        if self.fpga is not None and not isinstance(self.fpga, FpgaFabric):
+            raise TypeError(f"fpga must be an FpgaFabric, got {type(self.fpga).__name__}")
+        check_str("description", self.description)
+        check_str("source", self.source)
+
+    # -- arithmetic ----------------------------------------------------------------------------
+    @property
+    def native_widths(self) -> tuple[str, ...]:
+        """Labels of the operand types the datapath multiplies natively (``"int8"``, ``"fp32"``)."""
+        return tuple(self.arithmetic.lanes)
+
+    def lane(self, a_bits: Any, b_bits: Any) -> Operand:
+        """The lane an a×b MAC runs on; ValueError when the target has none."""
+        oa, ob = _operand_pair(a_bits, b_bits)
+        lane = self.arithmetic.lane_for(oa, ob)
+        if lane is None:
+            raise ValueError(
+                f"target {self.name!r} has no lane for {oa.label} x {ob.label} MACs; native: "
+                f"{', '.join(self.native_widths)} (check target.supports() before pricing)")
+        return lane
+
+    def supports(self, weight_bits: Any, act_bits: Any) -> bool:
+        """True when some native lane holds both operands (see ``lane``)."""
+        oa, ob = _operand_pair(weight_bits, act_bits)
+        return self.arithmetic.lane_for(oa, ob) is not None
+
+    def simd_lanes(self, bits: Any) -> int:
+        """MACs per instruction (per DSP / PE) for operands of type ``bits`` on both sides."""
+        return self.arithmetic.lanes[self.lane(bits, bits).label]
+
+    def macs_per_cycle(self, a_bits: Any, b_bits: Any) -> float:
+        """Peak MACs per cycle: lanes x units.  For FPGA targets the figure is per DSP (the
+        number of MAC units comes from the allocation, see ``estimate_cost``)."""
+        label = self.lane(a_bits, b_bits).label
+        ar = self.arithmetic
+        return float(ar.lanes[label] * ar.units.get(label, 1))
+
+    @property
+    def accumulator(self):
+        """The target's accumulator as a :class:`simulator.accumulator.Accumulator`."""
+        from simulator.accumulator import Accumulator
+
+        ar = self.arithmetic
+        if ar.accumulator_float is not None:
+            import precision
+
+            return Accumulator(floating=precision.get(ar.accumulator_float))
+        return Accumulator(width=ar.accumulator_width, overflow=ar.accumulator_overflow)
+
+    def default_formats(self) -> dict:
+        """Default operand formats (``precision`` objects) and accumulator, for a QConfig that
+        defaults from this target: ``{"weights", "activations", "accumulator"}``."""
+        import precision
+
+        ar = self.arithmetic
+        return {"weights": precision.get(ar.default_weights),
+                "activations": precision.get(ar.default_activations),
+                "accumulator": self.accumulator}
+
+    @property
+    def device(self):
+        """The FPGA device budget (:class:`~simulator.targets.devices.Device`); None otherwise."""
+        return None if self.fpga is None else self.fpga.budget
+
+    # -- energy --------------------------------------------------------------------------------
+    def _priced(self, a: Operand, b: Operand) -> tuple[Operand, Operand]:
+        if self.arithmetic.energy_at == "lane":
+            lane = self.arithmetic.lane_for(a, b)
+            if lane is not None:
+                return lane, lane
+        return a, b
+
+    def mult_energy_pj(self, a_bits: Any, b_bits: Any) -> float:
+        """Energy of one multiply (pJ), at the operand widths or the lane width (``energy_at``)."""
+        a, b = self._priced(*_operand_pair(a_bits, b_bits))
+        if a.is_float:
+            return self.energy.float_mult(_wider_float(a, b))
+        return self.energy.int_mult(a.bits, b.bits)
+
+    def add_energy_pj(self, bits: Any) -> float:
+        """Energy of one add of ``bits``-wide integers or of a float format (pJ)."""
+        op = as_operand(bits, "bits")
+        return self.energy.float_add(op) if op.is_float else self.energy.int_add(op.bits)
+
+    def mac_energy_pj(self, a_bits: Any, b_bits: Any, acc_bits: Any = None) -> float:
+        """Energy of one multiply-accumulate (pJ).
+
+        ``= mult(a, b) + add(acc) + instruction overhead``: one multiply at the operand (or
+        lane) widths, one add at the accumulator's width (``acc_bits``: int bits or a float
+        format; default the target's accumulator; a float MAC adds in the accumulator's float
+        format, else in the operands'), plus ``instruction_pj * instructions / lanes`` on
+        targets that issue instructions.  One add per MAC at full accumulator width is an upper
+        bound for adder trees and packed dot-product instructions (stated assumption).
+        """
+        a, b = _operand_pair(a_bits, b_bits)
+        ar = self.arithmetic
+        mult = self.mult_energy_pj(a, b)
+        if acc_bits is None:
+            if a.is_float:
+                acc = as_operand(ar.accumulator_float) if ar.accumulator_float else \
+                    self._priced(a, b)[0] if ar.energy_at == "lane" else _wider_float(a, b)
+            else:
+                acc = as_operand(ar.accumulator_width)
+        else:
+            acc = as_operand(acc_bits, "acc_bits")
+        overhead = 0.0
+        if self.energy.instruction_pj:
+            label = self.lane(a, b).label
+            overhead = (self.energy.instruction_pj * ar.instructions.get(label, 1)
+                        / ar.lanes[label])
+        return mult + self.add_energy_pj(acc) + overhead
+
+    def memory_level(self, level: str) -> MemoryLevel:
+        """The memory level called ``level``."""
+        for m in self.memory:
+            if m.name == level:
+                return m
+        raise ValueError(f"level={level!r} is not a memory level of {self.name!r}; known: "
+                         f"{', '.join(m.name for m in self.memory)}")
+
+    def memory_energy_pj_per_byte(self, level: str) -> float:
+        """Energy of moving one byte to or from memory ``level`` (pJ/byte)."""
+        return self.memory_level(level).pj_per_byte
+
+    def level_for(self, nbytes: float) -> MemoryLevel:
+        """The nearest memory level whose capacity holds ``nbytes`` (the last one otherwise)."""
+        for m in self.memory:
+            if m.capacity_bytes is None or nbytes <= m.capacity_bytes:
+                return m
+        raise AssertionError("unreachable: the last level is unbounded")
+
+    # -- reporting -----------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """Key figures for ``lowbit targets``: kind, clock, native lanes, MAC energies, peak
+        throughput at the default operand types, memory, and the FPGA device budget."""
+        ar = self.arithmetic
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind,
+                               "clock_mhz": self.clock_hz / 1e6,
+                               "native": ", ".join(self.native_widths),
+                               "accumulator": (ar.accumulator_float or
+                                               f"int{ar.accumulator_width} "
+                                               f"{ar.accumulator_overflow}")}
+        for a, b in ((8, 8), ("fp32", "fp32"), (1, 1)):
+            key = f"mac_pj_{as_operand(a).label}"
+            out[key] = self.mac_energy_pj(a, b) if self.supports(a, b) else math.nan
+        w, x = ar.default_weights, ar.default_activations
+        try:
+            peak = self.macs_per_cycle(w, x)
+        except (TypeError, ValueError):
+            peak = math.nan
+        out["peak_macs_per_cycle"] = peak
+        if self.fpga is None:
+            out["peak_gmacs"] = peak * self.clock_hz / 1e9
+        out["memory"] = ", ".join(m.name for m in self.memory)
+        if self.fpga is not None:
+            dev = self.fpga.budget
+            out.update(device=dev.name, dsp=dev.dsp, lut=dev.lut, bram=dev.bram)
+        out["description"] = self.description
+        return out
