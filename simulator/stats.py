@@ -1,0 +1,111 @@
+"""Per-layer statistics of a simulation, gathered chunk by chunk into an ``xarray.Dataset``.
+
+For every node (dimension ``layer``, in execution order):
+
+* ``sqnr_db``: signal-to-quantization-noise ratio of the node's output against the float64
+  reference run, ``10 log10(sum f**2 / sum (f - q)**2)`` in dB (``inf`` when equal, ``nan`` when
+  the reference output is all zero and the simulated one too);
+* ``acc_overflow``: accumulator overflow events of a dense/conv2d layer, as counted by ``ops``
+  (0 for other nodes);
+* ``out_overflow``: output values whose exact value before rounding lay outside the range of the
+  node's fixed-point output format (the values the overflow mode then saturated or wrapped);
+* ``saturation_rate``: fraction of output codes equal to the smallest or largest code of the
+  format (``nan`` for float or non-fixed outputs);
+* ``hist``: counts of output codes in ``N_BINS`` equal bins spanning each format's code range
+  (dimension ``code_bin``; bin ``i`` covers codes ``[lo + i * width, lo + (i + 1) * width)``,
+  ``width = 2**wl / N_BINS`` (at least one code); all zero for float outputs).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+#: Bins of the code histogram.
+N_BINS = 32
+
+
+def fixed_code_range(fmt) -> tuple[int, int] | None:
+    """``(min_code, max_code)`` of a fixed-point format (``None`` for other families)."""
+    if getattr(fmt, "family", None) != "fixed":
+        return None
+    return int(fmt.min_code), int(fmt.max_code)
+
+
+class StatsCollector:
+    """Accumulates the per-node figures over batch chunks (sums and counts only)."""
+
+    def __init__(self, nodes, formats: dict):
+        self.names = [n.name for n in nodes]
+        self.ops = [n.op for n in nodes]
+        self.formats = [formats[n.name] for n in nodes]
+        k = len(self.names)
+        self.signal = np.zeros(k)
+        self.noise = np.zeros(k)
+        self.acc_overflow = np.zeros(k, dtype=np.int64)
+        self.out_overflow = np.zeros(k, dtype=np.int64)
+        self.saturated = np.zeros(k, dtype=np.int64)
+        self.count = np.zeros(k, dtype=np.int64)
+        self.hist = np.zeros((k, N_BINS), dtype=np.int64)
+        self._index = {name: i for i, name in enumerate(self.names)}
+
+    def add_overflow(self, name: str, acc: int = 0, out: int = 0) -> None:
+        i = self._index[name]
+        self.acc_overflow[i] += int(acc)
+        self.out_overflow[i] += int(out)
+
+    def add_output(self, name: str, simulated, reference: np.ndarray) -> None:
+        """Record a chunk of node ``name``'s output (QArray or float64) against the reference."""
+        i = self._index[name]
+        if hasattr(simulated, "codes"):
+            values = simulated.to_float()
+            rng = fixed_code_range(simulated.format)
+            if rng is not None:
+                codes = simulated.codes
+                lo, hi = rng
+                self.saturated[i] += int(np.count_nonzero(codes == lo)
+                                         + (np.count_nonzero(codes == hi) if hi != lo else 0))
+                width = max(1, ((hi - lo + 1) + N_BINS - 1) // N_BINS)
+                bins = (codes.astype(np.int64).ravel() - lo) // width
+                self.hist[i] += np.bincount(bins, minlength=N_BINS)[:N_BINS]
+        else:
+            values = simulated
+        ref = reference.astype(np.float64, copy=False)
+        self.signal[i] += float(np.dot(ref.ravel(), ref.ravel()))
+        err = (values - ref).ravel()
+        self.noise[i] += float(np.dot(err, err))
+        self.count[i] += values.size
+
+    def to_dataset(self) -> xr.Dataset:
+        sqnr = np.empty(len(self.names))
+        for i, (s, e) in enumerate(zip(self.signal, self.noise)):
+            if e == 0:
+                sqnr[i] = math.inf if s > 0 else math.nan
+            else:
+                sqnr[i] = 10.0 * math.log10(s / e) if s > 0 else -math.inf
+        fixed = np.array([fixed_code_range(f) is not None for f in self.formats])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sat = np.where(fixed & (self.count > 0), self.saturated / np.maximum(self.count, 1),
+                           np.nan)
+        fmt_names = [f.spec() if f is not None else "float64" for f in self.formats]
+        ds = xr.Dataset(
+            {
+                "sqnr_db": ("layer", sqnr, {"units": "dB", "long_name":
+                                            "output SQNR against the float64 run"}),
+                "acc_overflow": ("layer", self.acc_overflow.copy(), {
+                    "units": "events", "long_name": "accumulator overflow events"}),
+                "out_overflow": ("layer", self.out_overflow.copy(), {
+                    "units": "values", "long_name": "output values outside the format's range"}),
+                "saturation_rate": ("layer", sat, {
+                    "units": "1", "long_name": "fraction of output codes at the extreme codes"}),
+                "hist": (("layer", "code_bin"), self.hist.copy(), {
+                    "units": "values", "long_name": f"output codes in {N_BINS} bins spanning "
+                    "the format's code range"}),
+            },
+            coords={"layer": self.names, "code_bin": np.arange(N_BINS),
+                    "op": ("layer", self.ops), "format": ("layer", fmt_names),
+                    "size": ("layer", self.count.copy())},
+        )
+        return ds
