@@ -58,6 +58,8 @@ def as_operand(x: object, name: str = "operand") -> Operand:
     an :class:`Operand`.  Raises ``TypeError``/``ValueError`` naming ``name``."""
     if isinstance(x, Operand):
         return x
+    if x is None or hasattr(x, "family"):
+        return operand_of_format(x)
     if isinstance(x, bool) or not isinstance(x, (int, str)):
         try:
             import numpy as np
@@ -83,6 +85,30 @@ def as_operand(x: object, name: str = "operand") -> Operand:
         return as_operand(int(key[4:]), name)
     known = ", ".join([*FLOAT_FORMATS, *_INT_ALIASES, "int<bits>", "uint<bits>"])
     raise ValueError(f"{name}={x!r} is not a known operand type; known: {known}")
+
+
+def operand_of_format(fmt: object) -> Operand:
+    """The operand type of a ``precision`` number format (None: unquantized, priced as fp32).
+
+    Fixed and dynamic fixed point: an integer of ``fmt.bits`` (the word length); ``Binary``: 1
+    bit; ``Ternary``: 2 bits; ``FloatingPoint``: its exponent and mantissa bits; a ``Codebook``:
+    its centroids, which are real numbers (fp32).
+    """
+    if fmt is None:
+        return float_operand(*FLOAT_FORMATS["fp32"])
+    family = getattr(fmt, "family", None)
+    if family in ("fixed", "dynamic_fixed"):
+        return Operand("int", int(fmt.bits))
+    if family == "binary":
+        return Operand("int", 1)
+    if family == "ternary":
+        return Operand("int", 2)
+    if family == "float":
+        return float_operand(int(fmt.exp_bits), int(fmt.man_bits))
+    if family == "codebook":
+        return float_operand(*FLOAT_FORMATS["fp32"])
+    raise TypeError(f"cannot price format {fmt!r} (family {family!r}); expected a precision "
+                    "number format, a bit width or an operand name")
 
 
 def holds(lane: Operand, op: Operand) -> bool:

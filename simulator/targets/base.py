@@ -317,9 +317,13 @@ class Target:
                 f"{', '.join(self.native_widths)} (check target.supports() before pricing)")
         return lane
 
-    def supports(self, weight_bits: Any, act_bits: Any) -> bool:
-        """True when some native lane holds both operands (see ``lane``)."""
-        oa, ob = _operand_pair(weight_bits, act_bits)
+    def supports(self, weight_bits: Any, act_bits: Any = None) -> bool:
+        """True when some native lane holds both operands (see ``lane``).
+
+        Operands are bit widths, names (``"fp16"``) or ``precision`` formats; with one argument
+        the question is whether that operand type multiplies with itself natively.
+        """
+        oa, ob = _operand_pair(weight_bits, weight_bits if act_bits is None else act_bits)
         return self.arithmetic.lane_for(oa, ob) is not None
 
     def simd_lanes(self, bits: Any) -> int:
@@ -345,15 +349,16 @@ class Target:
             return Accumulator(floating=precision.get(ar.accumulator_float))
         return Accumulator(width=ar.accumulator_width, overflow=ar.accumulator_overflow)
 
+    @property
     def default_formats(self) -> dict:
-        """Default operand formats (``precision`` objects) and accumulator, for a QConfig that
-        defaults from this target: ``{"weights", "activations", "accumulator"}``."""
+        """Default operand formats (``precision`` objects, via ``precision.get``) for a QConfig
+        that defaults from this target (``QConfig.for_target``): ``{"weights", "activations"}``.
+        The accumulator is ``self.accumulator``."""
         import precision
 
         ar = self.arithmetic
         return {"weights": precision.get(ar.default_weights),
-                "activations": precision.get(ar.default_activations),
-                "accumulator": self.accumulator}
+                "activations": precision.get(ar.default_activations)}
 
     @property
     def device(self):
