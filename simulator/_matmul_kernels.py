@@ -28,7 +28,10 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from precision._fixed_kernels import round_shift_right
 from precision._numba_config import njit_parallel, njit_serial
+from precision.modes import RND_STOCHASTIC
+from precision.stochastic import bits_at
 
 #: Row and reduction block sizes of the blocked kernels (a 64 x 512 int64 slab of b is 256 KiB).
 ROW_BLOCK = 16
@@ -181,15 +184,17 @@ def finish_int(c, lo, hi, width, saturate, out, counts):
         counts[i] = events
 
 
-@njit_parallel
-def finish_float(cf, bias, lo, hi, width, saturate, out, counts):
+@njit_serial
+def finish_float_serial(cf, bias, lo, hi, width, saturate, out, counts):
     """Like ``finish_int`` for an exact float64 product ``cf`` plus the int64 ``bias[j]``.
 
     ``cf`` holds integers below ``2**53`` in magnitude, so the conversion to int64 is exact.
+    Serial on purpose: it runs right after an OpenBLAS call, and Numba's thread pool waking up
+    while OpenBLAS's threads still spin doubles the time of both (measured).
     """
     m, n = cf.shape
     has_bias = bias.shape[0] > 0
-    for i in prange(m):
+    for i in range(m):
         events = 0
         for j in range(n):
             v = np.int64(cf[i, j])
@@ -201,3 +206,18 @@ def finish_float(cf, bias, lo, hi, width, saturate, out, counts):
             else:
                 out[i, j] = wrap_to_width(v, width)
         counts[i] = events
+
+
+@njit_serial
+def count_rounding_overflow(vs, shift, min_code, max_code, rmode, start):
+    """How many of the flat int64 values ``vs * 2**-shift`` (``shift > 0``) round out of range.
+
+    The rounding, and for ``"stochastic"`` its random word ``bits_at(start, i)``, are exactly
+    those of ``FixedPoint.requantize``, so this counts the outputs whose overflow rule fired.
+    """
+    events = 0
+    for i in range(vs.size):
+        rand = bits_at(start, i) if rmode == RND_STOCHASTIC else np.uint64(0)
+        r = round_shift_right(vs[i], shift, rmode, rand)
+        events += (r > max_code) + (r < min_code)
+    return events

@@ -1,0 +1,137 @@
+"""The exact integer matrix product engine behind ``ops.matmul``, ``dense`` and ``conv2d``.
+
+``integer_matmul`` sums ``preload[j] + sum_k a[i, k] * b[k, j]`` into an :class:`Accumulator`
+and picks the fastest path that is still exact:
+
+* ``"float"``: float64 BLAS on the codes, exact when ``K * max|a*b| < 2**53`` (then every product
+  and every partial sum, in whatever order BLAS adds them, is an integer below ``2**53``); one
+  serial pass then adds the preload and applies wrap / saturate-at-end.
+* ``"int"``: int64 Numba kernels, parallel over row blocks, ascending ``k``.
+
+A step-saturating accumulator whose partial sums provably never leave its range behaves exactly
+like one that saturates at the end, so it may take the fast paths too.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from simulator import _matmul_kernels as K
+from simulator._operands import FLOAT_EXACT, INT64_LIMIT
+
+METHODS = ("auto", "float", "int", "popcount")
+
+_workspace = threading.local()
+
+
+def float_buffer(slot: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A reusable per-thread float64 scratch array (fresh large arrays cost page faults)."""
+    size = int(np.prod(shape))
+    buffers = getattr(_workspace, "buffers", None)
+    if buffers is None:
+        buffers = _workspace.buffers = {}
+    buf = buffers.get(slot)
+    if buf is None or buf.size < size:
+        buf = np.empty(max(size, 1), dtype=np.float64)
+        if size <= (1 << 23):  # keep at most 64 MiB per slot alive
+            buffers[slot] = buf
+    return buf[:size].reshape(shape)
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not known; expected one of {METHODS}")
+    return method
+
+
+def plan(k: int, maxprod: int, pre_max: int, acc) -> dict:
+    """Bounds that decide which paths are exact for a length-``k`` dot product."""
+    sum_bound = k * maxprod + pre_max
+    no_overflow = sum_bound <= acc.max_value
+    return {
+        "sum_bound": sum_bound,
+        "step": bool(acc.saturate_each_step and not no_overflow),
+        "float_ok": k * maxprod < FLOAT_EXACT and pre_max < (1 << 62),
+        "int64_exact": sum_bound < INT64_LIMIT,
+        "step_int64": acc.max_value + 1 + maxprod < INT64_LIMIT,
+    }
+
+
+def integer_matmul(a, b, acc, maxprod: int, preload=None, method: str = "auto",
+                   out_dtype=np.int64, count: bool = True):
+    """Accumulator contents of ``preload + a @ b`` and the number of accumulator overflow events.
+
+    ``a`` (M, K) and ``b`` (K, N) are integer code arrays (any int dtype, any strides);
+    ``preload`` an int64 array of shape (N,) (the aligned bias) or None.  Events: outputs whose
+    exact value left the register (wrap, saturate at the end), or clamping additions plus
+    clamped preloads (saturate each step).  ``count=False`` allows skipping the one costly
+    count (a wrapping sum beyond int64, which needs exact 128-bit sums); events is then -1.
+    Returns ``(contents, events, path)``.
+    """
+    m, kk = a.shape
+    n = b.shape[1]
+    pre = np.zeros(0, dtype=np.int64) if preload is None else np.asarray(preload, np.int64)
+    pre_max = int(np.abs(pre).max()) if pre.size else 0
+    p = plan(kk, maxprod, pre_max, acc)
+    lo, hi, width = acc.min_value, acc.max_value, acc.width
+    saturate = acc.overflow == "saturate"
+    out = np.empty((m, n), dtype=out_dtype)
+    counts = np.zeros(m, dtype=np.int64)
+    if method == "float" and not (p["float_ok"] and not p["step"]):
+        why = ("a step-saturating accumulator needs the ordered int path" if p["step"] else
+               f"K * max|a*b| = {kk * maxprod} is not below 2**53")
+        raise ValueError(f"method='float' is not exact here: {why}; use method='int' or 'auto'")
+    if method == "popcount":
+        raise ValueError("method='popcount' needs binary or ternary operands on both sides")
+    use_float = method == "float" or (method == "auto" and p["float_ok"] and not p["step"])
+    if m == 0 or n == 0:
+        return out, 0, "float" if use_float else "int"
+    if use_float:
+        af = float_buffer("a", (m, kk))
+        bf = float_buffer("b", (kk, n))
+        np.copyto(af, a, casting="unsafe")
+        np.copyto(bf, b, casting="unsafe")
+        cf = float_buffer("c", (m, n))
+        np.matmul(af, bf, out=cf)
+        K.finish_float_serial(cf, pre, lo, hi, width, saturate, out, counts)
+        return out, int(counts.sum()), "float"
+    a = np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b)
+    if p["step"]:
+        start = np.broadcast_to(pre if pre.size else np.zeros(1, np.int64), (n,))
+        clamped = np.clip(start, lo, hi)
+        pre_events = int(np.count_nonzero(clamped != start)) * m
+        c = np.empty((m, n), dtype=np.int64)
+        c[...] = clamped
+        if p["step_int64"]:
+            K.matmul_saturate_steps(a, b, c, lo, hi, counts)
+            out[...] = c
+        else:
+            K.matmul_wide(a, b, c, lo, hi, width, 2, out, counts)
+        return out, int(counts.sum()) + pre_events, "int"
+    c = np.empty((m, n), dtype=np.int64)
+    c[...] = pre if pre.size else 0
+    if p["int64_exact"] or not saturate:
+        # Modular int64 sums are exact when the bound holds, and wrap needs only the residue.
+        K.matmul_modular(a, b, c)
+        K.finish_int(c, lo, hi, width, saturate, out, counts)
+        if p["int64_exact"]:
+            events = int(counts.sum())
+        else:
+            events = _wide_events(a, b, pre, acc) if count else -1
+        return out, events, "int"
+    K.matmul_wide(a, b, c, lo, hi, width, 1, out, counts)
+    return out, int(counts.sum()), "int"
+
+
+def _wide_events(a, b, pre, acc) -> int:
+    """Overflow events of a wrapping sum too large for int64 (a slower exact recount)."""
+    m, n = a.shape[0], b.shape[1]
+    start = np.empty((m, n), dtype=np.int64)
+    start[...] = pre if pre.size else 0
+    junk = np.empty((m, n), dtype=np.int64)
+    counts = np.zeros(m, dtype=np.int64)
+    K.matmul_wide(a, b, start, acc.min_value, acc.max_value, acc.width, 0, junk, counts)
+    return int(counts.sum())
