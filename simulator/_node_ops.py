@@ -15,7 +15,8 @@ from simulator.stats import fixed_code_range
 
 def _is_fixed(v) -> bool:
     """Integer codes with one power-of-two scale for the whole tensor (fixed point)."""
-    return hasattr(v, "codes") and getattr(v.format, "family", None) == "fixed"
+    return (hasattr(v, "codes") and getattr(v.format, "family", None) == "fixed"
+            and np.ndim(v.scale) == 0 and float(v.scale) == 2.0 ** -v.format.fl)
 
 
 def _to_float(v) -> np.ndarray:
@@ -99,10 +100,13 @@ def _weighted(run, i, n, ins, ci):
         else:
             y = K.conv2d_float(xf, w, b, p["stride"], p["padding"], p["dilation"], p["groups"])
         return _quantize_float(run, i, n, np.maximum(y, 0) if fuse else y, ci)
+    scaled = _has_alpha(x) or _has_alpha(wq)
     bq = None
-    if "bias" in p:
-        bfmt = cfg.bias if cfg.bias is not None else _acc_grid(x, wq, acc)
-        bq = run.param(i, n, "bias", bfmt)
+    if "bias" in p and not scaled:
+        grid = _acc_grid(x, wq, acc, cfg.bias)
+        bq = run.param(i, n, "bias", cfg.bias if cfg.bias is not None else grid)
+        if _frac_bits(bq) > grid.fl:  # a finer bias is rounded onto the accumulator's grid
+            bq = grid.requantize(bq.codes, _frac_bits(bq))
     st: dict = {}
     if n.op == "dense":
         res = ops.dense(x, wq, bq, acc=acc, stats=st)
@@ -110,29 +114,41 @@ def _weighted(run, i, n, ins, ci):
         res = ops.conv2d(x, wq, bq, stride=p["stride"], padding=p["padding"],
                          dilation=p["dilation"], groups=p["groups"], acc=acc, stats=st)
     if run.collect:
-        run.stats.add_overflow(n.name, acc=_acc_events(st))
+        run.stats.add_overflow(n.name, acc=st.get("acc_overflow", 0))
     if _is_fixed(res):
-        values = res.codes.astype(np.int64, copy=False)
+        values = res.codes.astype(np.int64)
         if fuse:
-            values = np.maximum(values, 0)
+            np.maximum(values, 0, out=values)
         return _requantize(run, i, n, values, res.format.fl, ci)
-    y = _to_float(res)
+    # XNOR-Net scales multiply the exact integer sum after accumulation; a bias (in its own
+    # format, or unrounded when it has none) is added to that real value
+    y = res.codes * res.scale if _is_scaled_fixed(res) else _to_float(res)
+    if "bias" in p and scaled:
+        b = (run.param(i, n, "bias", cfg.bias).to_float() if cfg.bias is not None
+             else p["bias"])
+        y = y + b.reshape((1, -1) + (1,) * (y.ndim - 2))
     return _quantize_float(run, i, n, np.maximum(y, 0) if fuse else y, ci)
 
 
-def _acc_events(st: dict) -> int:
-    for k in ("acc_overflow", "overflow", "overflows"):
-        if k in st:
-            return int(st[k])
-    return 0
+def _has_alpha(q) -> bool:
+    return (getattr(q.format, "family", "") in ("binary", "ternary")
+            and (np.ndim(q.scale) > 0 or float(q.scale) != 1.0))
 
 
-def _acc_grid(x, wq, acc):
-    """A bias with no format of its own is rounded onto the accumulator's grid."""
+def _is_scaled_fixed(q) -> bool:
+    return hasattr(q, "codes") and getattr(q.format, "family", None) == "fixed"
+
+
+def _acc_grid(x, wq, acc, bias_fmt=None):
+    """The accumulator's grid as a format: where a bias with no format of its own (or one finer
+    than the grid) is rounded to, with the bias format's rounding (default nearest)."""
     from precision import FixedPoint
 
     fl = _frac_bits(x) + _frac_bits(wq)
-    return FixedPoint(il=acc.width - fl, fl=fl, signed=True, rounding="nearest",
+    rounding = getattr(bias_fmt, "rounding", "nearest")
+    if rounding == "stochastic":
+        rounding = "nearest"
+    return FixedPoint(il=acc.width - fl, fl=fl, signed=True, rounding=rounding,
                       overflow="saturate")
 
 

@@ -158,15 +158,16 @@ class QConfig:
 
     @classmethod
     def for_target(cls, target) -> "QConfig":
-        """The target's native formats (``Target.default_formats``) and its accumulator."""
+        """The target's native formats (``Target.default_formats()``: weights, activations) and
+        its accumulator; biases go onto the accumulator's grid (``bias=None``), as integer
+        datapaths store them."""
         from simulator import targets
 
         t = targets.get(target) if isinstance(target, str) else target
-        fmts = dict(t.default_formats)
-        return cls(default=LayerConfig(weights=fmts.get("weights"), bias=fmts.get("bias"),
+        fmts = t.default_formats()
+        return cls(default=LayerConfig(weights=fmts.get("weights"),
                                        activations=fmts.get("activations"),
-                                       accumulator=t.accumulator),
-                   input=fmts.get("input"))
+                                       accumulator=fmts.get("accumulator", t.accumulator)))
 
     # -- queries ----------------------------------------------------------------------------
     def resolve(self, name: str) -> LayerConfig:
@@ -213,33 +214,44 @@ class QConfig:
         """Raise ``ValueError`` when this config cannot run ``graph`` on ``target``.
 
         Refused: a layer name that is not a node of the graph; an integer accumulator narrower
-        than one product of a dense/conv layer (``width < input bits + weight bits``); a format
-        the target does not support (``Target.supports``).
+        than one product of a dense/conv layer (``width < input bits + weight bits``); weight and
+        activation formats whose product the target has no lane for (``Target.supports``).
         """
         for name in self.layers:
             if name not in graph:
                 raise ValueError(f"qconfig.layers names {name!r}, which is not a node of the "
                                  f"graph; nodes: {', '.join(n.name for n in graph.nodes)}")
         fmts = self.tensor_formats(graph)
-        used = [f for f in fmts.values() if f is not None]
         for n in graph.nodes:
+            if n.op not in ("dense", "conv2d"):
+                continue
             cfg = self.resolve(n.name)
+            a, w = fmts[n.inputs[0]], cfg.weights
+            if a is None or w is None:
+                continue  # a float operand: the layer runs on values
+            if target is not None and not target.supports(operand(w), operand(a)):
+                raise ValueError(
+                    f"{n.name}: target {target.name!r} cannot multiply {w!r} weights by "
+                    f"{a!r} activations; its native operands: "
+                    f"{', '.join(target.native_widths)} (see QConfig.for_target)")
             acc = cfg.accumulator if cfg.accumulator is not None else getattr(
                 target, "accumulator", None)
-            if n.op in ("dense", "conv2d"):
-                used.extend(f for f in (cfg.weights, cfg.bias) if f is not None)
-                a, w = fmts[n.inputs[0]], cfg.weights
-                if (acc is not None and getattr(acc, "floating", None) is None
-                        and a is not None and w is not None
-                        and a.family != "float" and w.family != "float"
-                        and acc.width < a.bits + w.bits):
-                    raise ValueError(
-                        f"{n.name}: accumulator width={acc.width} is narrower than one product "
-                        f"of {a.bits}-bit activations and {w.bits}-bit weights; expected "
-                        f"width >= {a.bits + w.bits}")
-        if target is not None and hasattr(target, "supports"):
-            for f in dict.fromkeys(used):
-                if not target.supports(f):
-                    raise ValueError(f"target {getattr(target, 'name', target)!r} cannot run "
-                                     f"format {f!r}; choose one of its native formats "
-                                     f"(QConfig.for_target)")
+            if (acc is not None and not acc.is_floating and a.family != "float"
+                    and w.family != "float" and acc.width < a.bits + w.bits):
+                raise ValueError(
+                    f"{n.name}: accumulator width={acc.width} is narrower than one product "
+                    f"of {a.bits}-bit activations and {w.bits}-bit weights; expected "
+                    f"width >= {a.bits + w.bits}")
+
+
+def operand(fmt):
+    """What the targets' cost models call a format: its width in bits, ``"binary"``,
+    ``"ternary"``, or the float operand of a minifloat."""
+    family = getattr(fmt, "family", "")
+    if family == "float":
+        from simulator.targets._operands import float_operand
+
+        return float_operand(fmt.exp_bits, fmt.man_bits)
+    if family in ("binary", "ternary"):
+        return family
+    return int(fmt.bits)
