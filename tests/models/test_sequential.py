@@ -1,0 +1,221 @@
+"""Sequential: naming, passes, loss, batched inference, .npz round trip, folding, to_graph."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+from models import Sequential, zoo
+from models.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, HardTanh, MaxPool2D, ReLU, Sign
+from models.sequential import softmax_cross_entropy
+
+
+def small_cnn(seed=0):
+    rng = np.random.default_rng(seed)
+    return Sequential([Conv2D(1, 4, 3, padding=1, seed=rng), BatchNorm(4), ReLU(), MaxPool2D(2),
+                       Dropout(0.2), Flatten(), Dense(4 * 3 * 3, 8, seed=rng), BatchNorm(8),
+                       HardTanh(), Dense(8, 5, seed=rng), Sign(), Dense(5, 3, seed=rng)],
+                      input_shape=(1, 6, 6), name="small")
+
+
+def _randomize_bn(model, rng):
+    for layer in model.layers:
+        if isinstance(layer, BatchNorm):
+            f = layer.num_features
+            layer.params()["gamma"][...] = rng.uniform(0.5, 2, f)
+            layer.params()["beta"][...] = rng.standard_normal(f)
+            layer.buffers()["running_mean"][...] = rng.standard_normal(f)
+            layer.buffers()["running_var"][...] = rng.uniform(0.2, 2, f)
+
+
+def test_layer_names_are_unique_and_stable():
+    m = small_cnn()
+    assert [layer.name for layer in m.layers] == [
+        "conv1", "batchnorm1", "relu1", "maxpool1", "dropout1", "flatten1", "dense1",
+        "batchnorm2", "hardtanh1", "dense2", "sign1", "dense3"]
+    assert m.shapes[-1] == (3,) and m.n_classes == 3
+    assert m.n_params == (4 * 9 + 4) + 8 + (36 * 8 + 8) + 16 + (8 * 5 + 5) + (5 * 3 + 3)
+
+
+def test_whole_model_gradient_check(rng):
+    """Backward through every layer kind at once equals central differences (float64)."""
+    m = small_cnn().astype(np.float64)
+    m.layers[4].rate = 0.0  # a fixed network: dropout off, sign replaced by hard tanh below
+    m.layers[10] = HardTanh()
+    m = Sequential(m.layers, m.input_shape)
+    x = rng.standard_normal((4, 1, 6, 6))
+    y = rng.integers(0, 3, 4)
+
+    def loss():
+        return softmax_cross_entropy(m.forward(x, training=True), y)[0]
+
+    _, g = softmax_cross_entropy(m.forward(x, training=True), y)
+    m.backward(g)
+    for key, p in m.params().items():
+        layer = next(lay for lay in m.layers if key.startswith(lay.name + "/"))
+        analytic = layer.grads()[key.split("/")[1]]
+        flat = p.reshape(-1)
+        for i in np.random.default_rng(1).choice(flat.size, min(flat.size, 8), replace=False):
+            old = flat[i]
+            flat[i] = old + 1e-6
+            lp = loss()
+            flat[i] = old - 1e-6
+            lm = loss()
+            flat[i] = old
+            assert_allclose(analytic.reshape(-1)[i], (lp - lm) / 2e-6, rtol=1e-5, atol=1e-8,
+                            err_msg=key)
+
+
+# ----------------------------------------------------------------------------- loss
+def test_cross_entropy_is_stable_for_huge_logits():
+    z = np.array([[1e30, 0.0, -1e30], [-1e4, 1e4, 0.0]], np.float64)
+    loss, g = softmax_cross_entropy(z, np.array([0, 0]))
+    assert np.isfinite(loss) and np.all(np.isfinite(g))
+    assert loss == pytest.approx(2e4 / 2)
+    assert_array_equal(g, [[0, 0, 0], [-0.5, 0.5, 0]])
+
+
+@given(st.integers(1, 6), st.integers(2, 5), st.integers(0, 2**32 - 1))
+def test_cross_entropy_matches_its_definition(n, k, seed):
+    """loss = mean(log sum exp z - z_y); grad rows sum to 0; grad = (softmax - onehot) / N."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, k)) * 3
+    y = rng.integers(0, k, n)
+    loss, g = softmax_cross_entropy(z, y)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    assert_allclose(loss, np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(n), y]),
+                    rtol=1e-13, atol=1e-14)
+    onehot = np.eye(k)[y]
+    assert_allclose(g, (p - onehot) / n, rtol=1e-12, atol=1e-15)
+    assert_allclose(g.sum(axis=1), 0, atol=1e-15)
+
+
+def test_loss_and_evaluate_are_batched_consistently(rng):
+    m = zoo.get("digits-mlp", seed=3)
+    x = rng.random((37, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 10, 37)
+    full, _ = softmax_cross_entropy(m.forward(x), y)
+    assert m.loss(x, y, batch_size=5) == pytest.approx(full, rel=1e-6)
+    assert_array_equal(m.predict(x, batch_size=4), m.forward(x).argmax(axis=1))
+    assert m.evaluate(x, y, batch_size=6) == np.mean(m.forward(x).argmax(axis=1) == y)
+
+
+def test_input_validation():
+    m = zoo.get("digits-mlp")
+    with pytest.raises(ValueError, match=r"x has shape \(2, 64\); model 'digits-mlp' expects "
+                                         r"\(N, 1, 8, 8\)"):
+        m.predict(np.zeros((2, 64)))
+    with pytest.raises(ValueError, match=r"y holds labels in \[0, 10\]; expected 0 <= y < 10"):
+        m.evaluate(np.zeros((2, 1, 8, 8)), np.array([0, 10]))
+    with pytest.raises(TypeError, match="y must hold integer class labels"):
+        m.evaluate(np.zeros((2, 1, 8, 8)), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="expects per-sample shape"):
+        Sequential([Flatten(), Dense(10, 2)], input_shape=(1, 3, 3))
+    with pytest.raises(TypeError, match="non-empty sequence of models.layers.Layer"):
+        Sequential([], input_shape=(3,))
+    r = ReLU()
+    with pytest.raises(ValueError, match="a layer appears twice"):
+        Sequential([r, r], input_shape=(3,))
+
+
+# ----------------------------------------------------------------------------- files
+def test_save_load_round_trip(tmp_path, rng):
+    m = small_cnn(seed=4)
+    _randomize_bn(m, rng)
+    path = tmp_path / "m.npz"
+    m.save(path)
+    back = Sequential.load(path)
+    assert back.name == "small" and back.input_shape == (1, 6, 6)
+    assert [lay.name for lay in back.layers] == [lay.name for lay in m.layers]
+    assert back.params().keys() == m.params().keys()
+    for key, value in m.params().items():
+        assert_array_equal(back.params()[key], value)
+        assert back.params()[key].dtype == value.dtype
+    for a, b in zip(m.layers, back.layers):
+        for key in a.buffers():
+            assert_array_equal(a.buffers()[key], b.buffers()[key])
+        assert a.config() == b.config()
+    x = rng.random((5, 1, 6, 6)).astype(np.float32)
+    assert_array_equal(back.forward(x), m.forward(x))
+    with np.load(path, allow_pickle=False) as f:
+        assert json.loads(str(f["architecture"]))["format"] == "lowbit.Sequential"
+
+
+def test_load_rejects_damaged_files(tmp_path):
+    m = zoo.get("digits-mlp")
+    m.save(tmp_path / "ok.npz")
+    with np.load(tmp_path / "ok.npz") as f:
+        arrays = dict(f)
+    np.savez(tmp_path / "noarch.npz", **{k: v for k, v in arrays.items() if k != "architecture"})
+    with pytest.raises(ValueError, match="is not a lowbit model file: no 'architecture'"):
+        Sequential.load(tmp_path / "noarch.npz")
+    missing = {k: v for k, v in arrays.items() if k != "params/dense1/bias"}
+    np.savez(tmp_path / "missing.npz", **missing)
+    with pytest.raises(ValueError, match="missing array 'params/dense1/bias'"):
+        Sequential.load(tmp_path / "missing.npz")
+    bad = dict(arrays, **{"params/dense1/bias": np.zeros(3, np.float32)})
+    np.savez(tmp_path / "shape.npz", **bad)
+    with pytest.raises(ValueError, match=r"'params/dense1/bias' has shape \(3,\)"):
+        Sequential.load(tmp_path / "shape.npz")
+    np.savez(tmp_path / "extra.npz", **arrays, stray=np.zeros(1))
+    with pytest.raises(ValueError, match=r"unexpected arrays \['stray'\]"):
+        Sequential.load(tmp_path / "extra.npz")
+    arch = json.loads(str(arrays["architecture"]))
+    arch["layers"][1]["kind"] = "lstm"
+    np.savez(tmp_path / "kind.npz", **dict(arrays, architecture=np.array(json.dumps(arch))))
+    with pytest.raises(ValueError, match="unknown layer kind 'lstm'; known kinds: avgpool"):
+        Sequential.load(tmp_path / "kind.npz")
+
+
+# ----------------------------------------------------------------------------- inference net
+def test_folded_matches_inference_and_drops_dropout(rng):
+    m = small_cnn(seed=2).astype(np.float64)
+    _randomize_bn(m, rng)
+    f = m.folded()
+    assert not any(isinstance(lay, (BatchNorm, Dropout)) for lay in f.layers)
+    assert [lay.name for lay in f.layers][:3] == ["conv1", "relu1", "maxpool1"]
+    x = rng.random((6, 1, 6, 6))
+    # before the Sign, folding changes only rounding; compare the pre-sign logits
+    pre_m = Sequential(m.layers[:9], m.input_shape).forward(x)
+    pre_f = Sequential(f.layers[:6], f.input_shape).forward(x)
+    assert_allclose(pre_f, pre_m, rtol=1e-12, atol=1e-12)
+
+
+def test_to_graph_matches_forward_in_float64(rng):
+    pytest.importorskip("simulator.executor")
+    from simulator.executor import simulate_float
+
+    for name in ("digits-cnn", "digits-mlp", "lenet-5"):
+        m = zoo.get(name, seed=1).astype(np.float64)
+        g = m.to_graph()
+        assert [n.name for n in g.nodes] == [lay.name for lay in m.layers]
+        x = rng.random((3, *m.input_shape))
+        assert_allclose(simulate_float(g, x), m.forward(x), rtol=1e-12, atol=1e-12)
+
+
+def test_to_graph_folds_batchnorm(rng):
+    pytest.importorskip("simulator.executor")
+    from simulator.executor import simulate_float
+
+    m = Sequential([Flatten(), Dense(16, 6, seed=1), BatchNorm(6), ReLU(), BatchNorm(6),
+                    Dense(6, 3, seed=2)], input_shape=(1, 4, 4)).astype(np.float64)
+    _randomize_bn(m, rng)
+    g = m.to_graph()
+    assert [n.op for n in g.nodes] == ["flatten", "dense", "relu", "batchnorm", "dense"]
+    g2 = m.to_graph(fold_batchnorm=False)
+    assert [n.op for n in g2.nodes].count("batchnorm") == 2
+    x = rng.random((4, 1, 4, 4))
+    assert_allclose(simulate_float(g, x), m.forward(x), rtol=1e-12, atol=1e-12)
+    assert_allclose(simulate_float(g2, x), m.forward(x), rtol=1e-12, atol=1e-12)
+
+
+def test_copy_is_deep():
+    m = zoo.get("digits-mlp")
+    c = m.copy()
+    c.params()["dense1/weight"][...] = 0
+    assert np.any(m.params()["dense1/weight"] != 0)
