@@ -132,13 +132,12 @@ def _bits(fmt) -> int:
 
 
 def _acc_operand(cfg_acc, target: Target, w: Operand, a: Operand) -> Operand | None:
-    """The accumulator to price adds at; None lets ``mac_energy_pj`` pick (float MACs)."""
-    if cfg_acc is None:
-        ar = target.arithmetic
-        if w.is_float or a.is_float:
-            return None
-        return as_operand(ar.accumulator_float) if ar.accumulator_float else \
-            as_operand(ar.accumulator_width)
+    """The accumulator to price adds at; None lets ``mac_energy_pj`` use the target's own.
+
+    Targets priced at the lane (CPUs) add in their hardware accumulator whatever the simulated
+    one is; custom datapaths (ASIC, FPGA) add at the layer's accumulator width."""
+    if cfg_acc is None or target.arithmetic.energy_at == "lane":
+        return None
     if cfg_acc.floating is not None:
         return float_operand(int(cfg_acc.floating.exp_bits), int(cfg_acc.floating.man_bits))
     if w.is_float or a.is_float:
@@ -273,9 +272,8 @@ def estimate_cost(graph, qconfig=None, target: str | Target = "cpu-int8", batch:
         macs = r["macs"] * batch
         compute = macs * tgt.mac_energy_pj(w, a, r["acc"])
         if r["bias_adds"]:
-            add_op = r["acc"] if r["acc"] is not None else tgt.lane(w, a) \
-                if tgt.arithmetic.energy_at == "lane" else w
-            compute += batch * r["bias_adds"] * tgt.add_energy_pj(add_op)
+            # The bias costs one accumulator add per output element: the same add as a MAC's.
+            compute += batch * r["bias_adds"] * tgt.accumulate_energy_pj(w, a, r["acc"])
         memory = (r["weight_bytes"] * weight_level.pj_per_byte
                   + batch * (r["in_bytes"] + r["out_bytes"]) * act_level.pj_per_byte)
         if allocs is None:

@@ -20,7 +20,9 @@ from simulator.targets._toml import TargetFileError, load_toml, target_from_dict
 from simulator.targets.asic import BUILTINS as _ASIC
 from simulator.targets.base import Arithmetic, Energy, MemoryLevel, Target
 from simulator.targets.cpu import BUILTINS as _CPU
-from simulator.targets.devices import Device, device_names, get_device, register_device
+from simulator.targets.devices import (
+    Device, device_names, get_device, register_device, unregister_device,
+)
 from simulator.targets.fpga import BUILTINS as _FPGA
 
 _REGISTRY: dict[str, Target] = {t.name: t for t in (*_ASIC, *_CPU, *_FPGA)}
@@ -82,4 +84,5 @@ __all__ = [
     "Arithmetic", "BUILTIN_NAMES", "Device", "Energy", "FpgaFabric", "MemoryLevel", "Operand",
     "Target", "TargetFileError", "as_operand", "device_names", "get", "get_device", "load_toml",
     "names", "register", "register_device", "target_from_dict", "to_toml", "unregister",
+    "unregister_device",
 ]

@@ -1,7 +1,7 @@
 """FPGA fabric model: DSP and LUT cost of one MAC unit, and BRAM/LUTRAM for weight memories.
 
-A *MAC unit* does one multiply-accumulate per clock.  Integer MACs with an operand of at least
-``dsp_min_bits`` bits go to DSP slices: ``1 / dsp_pack_macs`` DSP when both operands have at most
+A *MAC unit* does one multiply-accumulate per clock.  With ``use_dsp``, integer MACs with an
+operand of at least ``dsp_min_bits`` bits go to DSP slices: ``1 / dsp_pack_macs`` DSP when both operands have at most
 ``dsp_pack_bits`` bits (two int8 multiplies sharing one operand in one DSP48E2, Xilinx WP486),
 one DSP when they fit the hard multiplier tile, else a grid of tiles.  Narrower MACs go to LUTs:
 ``lut_per_binary_mac`` for 1-bit (XNOR plus its share of the popcount tree), twice that for
@@ -43,7 +43,8 @@ class FpgaFabric:
     """Resources per MAC unit and the device budget of an FPGA target (see module docstring)."""
 
     device: str
-    dsp_min_bits: int | None = 3
+    use_dsp: bool = True
+    dsp_min_bits: int = 3
     dsp_pack_bits: int = 8
     dsp_pack_macs: int = 2
     lut_per_binary_mac: float = 1.0
@@ -58,8 +59,9 @@ class FpgaFabric:
         s = object.__setattr__
         check_str("fpga.device", self.device)
         get_device(self.device)  # unknown parts fail here, with the known list
-        if self.dsp_min_bits is not None:
-            check_int("fpga.dsp_min_bits", self.dsp_min_bits, 1, 64)
+        if not isinstance(self.use_dsp, bool):
+            raise TypeError(f"fpga.use_dsp must be a bool, got {type(self.use_dsp).__name__}")
+        check_int("fpga.dsp_min_bits", self.dsp_min_bits, 1, 64)
         check_int("fpga.dsp_pack_bits", self.dsp_pack_bits, 1, 64)
         check_int("fpga.dsp_pack_macs", self.dsp_pack_macs, 1)
         for name in ("lut_per_binary_mac", "lut_per_mult_bit2", "lut_per_adder_bit"):
@@ -91,8 +93,7 @@ class FpgaFabric:
                                  f"known: {', '.join(sorted(set(self.float_mac_dsp) | set(self.float_mac_lut))) or 'none'}")
             return self.float_mac_dsp.get(op.label, 0.0), self.float_mac_lut.get(op.label, 0.0)
         wa, wb = a.bits, b.bits
-        if (self.dsp_min_bits is not None and max(wa, wb) >= self.dsp_min_bits
-                and multiplier is not None):
+        if self.use_dsp and max(wa, wb) >= self.dsp_min_bits and multiplier is not None:
             if max(wa, wb) <= self.dsp_pack_bits:
                 return 1.0 / self.dsp_pack_macs, 0.0
             p, q = multiplier

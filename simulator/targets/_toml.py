@@ -69,7 +69,7 @@ def _build(where: str, cls, data: dict):
 
 def target_from_dict(data: dict, where: str = "target") -> Target:
     """Build a :class:`Target` from the parsed TOML structure (strict, see module docstring)."""
-    _check_keys(where, data, Target, skip=())
+    _check_keys(where, data, Target, skip=("device",))
     data = dict(data)
     if "device" in data:
         dev = data.pop("device")

@@ -55,6 +55,10 @@ _DEVICES: dict[str, Device] = {
 }
 
 
+#: Parts shipped with lowbit (never removed).
+BUILTIN_DEVICES: tuple[str, ...] = tuple(_DEVICES)
+
+
 def get_device(name: str) -> Device:
     """The :class:`Device` registered under ``name`` (case-insensitive)."""
     check_str("device", name)
@@ -80,3 +84,10 @@ def register_device(device: Device, *, overwrite: bool = False) -> Device:
                          " pass overwrite=True to replace it")
     _DEVICES[key] = device
     return device
+
+
+def unregister_device(name: str) -> None:
+    """Remove a user-registered part (built-in parts stay)."""
+    if name.lower() in BUILTIN_DEVICES:
+        raise ValueError(f"device {name!r} is built in and cannot be removed")
+    _DEVICES.pop(name.lower(), None)

@@ -91,7 +91,7 @@ FPGA_LUT = Target(
     energy=horowitz_energy(fabric_factor=FPGA_POWER_GAP,
                            source=HOROWITZ + " × Kuon & Rose 2007 (14×)"),
     memory=_memory(DEVICE),
-    fpga=FpgaFabric(device=DEVICE, dsp_min_bits=None, lut_per_binary_mac=LUT_PER_BINARY_MAC,
+    fpga=FpgaFabric(device=DEVICE, use_dsp=False, lut_per_binary_mac=LUT_PER_BINARY_MAC,
                     lut_per_mult_bit2=LUT_PER_MULT_BIT2, lut_per_adder_bit=LUT_PER_ADDER_BIT,
                     utilization=UTILIZATION),
     description="Zynq UltraScale+ XCZU7EV, LUT-only MACs (XNOR-popcount, few-bit), 300 MHz",
