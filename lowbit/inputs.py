@@ -93,7 +93,7 @@ def model_bytes(spec: Spec, data, *, progress=True) -> bytes:
     from models import train, zoo
 
     kwargs = spec.train_kwargs
-    model = zoo.get(spec.model, seed=kwargs.get("seed", 0))
+    model = zoo.get(spec.model, seed=kwargs.get("seed", 0), input_shape=data.input_shape)
     train(model, data, progress=progress, **kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
     # write then rename: two sweeps training the same model never read a half-written file

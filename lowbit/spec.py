@@ -41,7 +41,7 @@ FAMILIES = ("fixed", "dynamic_fixed", "float", "binary", "ternary")
 DATASETS = ("digits", "mnist")
 TOP_LEVEL_KEYS = ("model", "dataset", "dataset_path", "samples", "seed", "calibration", "title",
                   "train", "axes")
-TRAIN_KEYS = ("epochs", "seed", "method", "batch_size", "lr", "optimizer")
+TRAIN_KEYS = ("epochs", "seed", "method", "batch_size", "lr", "optimizer", "schedule")
 #: Axis name -> one-line meaning (also the CLI's help text for specs).
 AXES = {
     "family": "number-format family: " + ", ".join(FAMILIES),
@@ -260,8 +260,9 @@ def _validate_train(train) -> tuple:
         _int("train.batch_size", out["batch_size"], 1)
     if "method" in out:
         _str("train.method", out["method"])
-    if "optimizer" in out:
-        _str("train.optimizer", out["optimizer"])
+    for key in ("optimizer", "schedule"):
+        if key in out:
+            _str(f"train.{key}", out[key])
     if "lr" in out and (isinstance(out["lr"], bool) or not isinstance(out["lr"], (int, float))
                         or not out["lr"] > 0):
         raise SpecError(f"train.lr={out['lr']!r} must be a positive number")
