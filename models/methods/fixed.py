@@ -1,0 +1,188 @@
+"""Fixed-point training ("fixed"), after Gupta, Agrawal, Gopalakrishnan & Narayanan, "Deep
+Learning with Limited Numerical Precision", ICML 2015.
+
+Every quantity of the training step is held in one fixed-point format ``<IL, FL>`` (default
+``FixedPoint(il=4, fl=12, rounding="stochastic")``, their 16-bit MNIST setting):
+
+* the network input, the weights and the biases;
+* the outputs of the weighted layers ("activations"): the products of quantized operands are
+  accumulated at full width and the sum is rounded **once** into the format;
+* the back-propagated errors (the gradient with respect to each weighted layer's output);
+* the updated weights and biases: ``w <- Q(w - lr * dw)`` — as ``w`` lies on the grid, this
+  equals ``w - Q(lr * dw)`` for every rounding mode, i.e. the update is rounded into the format.
+
+With round-to-nearest an update smaller than half a step ``2**-(FL+1)`` is lost; stochastic
+rounding (survey eq. 2: up with probability ``(x - floor x) / eps``) keeps it in expectation,
+which is why Gupta et al. can train with ``FL = 12`` and below.  Each tensor of each step draws
+from its own key of the counter-based generator, derived from ``train(seed=...)``.
+
+Exactness of the accumulation.  The model runs in float64 during training.  A float64 product of
+two codes times ``2**-(fl_a + fl_b)`` is exact, and a sum of ``K`` of them is exact while every
+partial sum stays below ``2**53`` in units of the product step: ``K * 2**(2 wl - 2) + |bias| *
+2**fl < 2**53``; with ``wl = 16`` that allows ``K`` up to ``2**23`` inputs per output.
+``setup`` checks this bound for every weighted layer (and for the weight-gradient sums over the
+batch) and refuses a format that breaks it.
+
+Inference (validation, ``model.predict`` after training, ``qconfig``) rounds activations to
+nearest (``inference_rounding``): deployed hardware does, and a deterministic forward pass is
+one that ``simulator.simulate`` reproduces code for code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from models.layers import Conv2D, Dense
+from models.methods import register
+from models.methods.base import TrainingMethod
+from models.methods.qat import (ROLE_ACTIVATION, ROLE_ERROR, ROLE_UPDATE, WEIGHTED_LAYERS,
+                                StepKeys, as_format, leading_input_index,
+                                output_quantized_layers)
+
+#: Gupta et al.'s 16-bit format for MNIST.
+DEFAULT_FORMAT_SPEC = dict(il=4, fl=12, rounding="stochastic")
+#: float64 integers are exact below this bound.
+EXACT_BOUND = 2**53
+
+
+def fan_in(layer) -> int:
+    """Products summed per output of a weighted layer."""
+    if isinstance(layer, Dense):
+        return layer.in_features
+    if isinstance(layer, Conv2D):
+        w = layer.params()["weight"]
+        return int(np.prod(w.shape[1:]))
+    raise TypeError(f"layer {layer.name!r} of kind {layer.kind!r} has no fan-in")
+
+
+def check_exact_accumulation(fmt, k: int, what: str) -> None:
+    """ValueError unless ``k`` products of two ``fmt`` codes (plus a bias) sum exactly in float64.
+
+    The largest code magnitude is ``2**(wl-1)`` (signed); a bias is aligned to the product
+    step by ``2**fl``.  The bound is ``k * 2**(2 wl - 2) + 2**(wl - 1 + fl) < 2**53``.
+    """
+    wl, fl = fmt.wl, fmt.fl
+    worst = k * 2 ** (2 * wl - 2) + 2 ** (wl - 1 + max(fl, 0))
+    if worst >= EXACT_BOUND:
+        raise ValueError(
+            f"{what}: {k} products of {fmt!r} codes can reach {worst:.3e} >= 2**53 product steps, "
+            "so the float64 accumulation would round; use a shorter word (wl <= "
+            f"{(53 - int(np.ceil(np.log2(k + 1)))) // 2 + 1}) or a smaller layer")
+
+
+class FixedPointTraining(TrainingMethod):
+    """Gupta et al. 2015: train with weights, activations, errors and updates in ``<IL, FL>``.
+
+    Options
+    -------
+    fmt : the fixed-point format (default ``FixedPoint(il=4, fl=12, rounding="stochastic")``);
+        must be a ``FixedPoint``.  Its rounding applies to everything computed during training.
+    inference_rounding : rounding of activations at inference (default ``"nearest"``).
+    quantize_input : round the network input into ``fmt`` (default True; see ``qat``'s module
+        docstring for models whose first layer has parameters).
+    """
+
+    accepts_fmt = True
+
+    def __init__(self, fmt=None, inference_rounding: str = "nearest", quantize_input: bool = True):
+        from precision import FixedPoint
+
+        fmt = FixedPoint(**DEFAULT_FORMAT_SPEC) if fmt is None else as_format("fmt", fmt)
+        if not isinstance(fmt, FixedPoint):
+            raise TypeError(f"method 'fixed' needs a FixedPoint fmt, got {fmt!r}; use "
+                            "method='qat' for other formats")
+        if fmt.wl > 26:
+            raise ValueError(f"fmt has wl={fmt.wl}; expected wl <= 26 so that products of two "
+                             "codes stay exact in float64")
+        super().__init__(fmt=fmt)
+        self.infer_fmt = dataclasses.replace(fmt, rounding=inference_rounding)
+        if self.infer_fmt.is_stochastic:
+            raise ValueError("inference_rounding='stochastic' would make predictions random; "
+                             "expected a deterministic mode such as 'nearest'")
+        self.quantize_input = bool(quantize_input)
+        self._keys: StepKeys | None = None
+        self._index: dict[int, int] = {}
+        self._act_points: set[int] = set()
+        self._error_points: set[int] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+    def setup(self, model, rng):
+        batch_bound = 2**16  # weight-gradient sums run over the batch: check a generous batch
+        for layer in model.layers:
+            if isinstance(layer, WEIGHTED_LAYERS):
+                check_exact_accumulation(self.fmt, fan_in(layer), f"layer {layer.name!r}")
+        check_exact_accumulation(self.fmt, batch_bound, "weight gradients over a batch")
+        self._keys = StepKeys(rng)
+        self._index = {id(layer): i for i, layer in enumerate(model.layers)}
+        self._act_points = output_quantized_layers(model)
+        first = leading_input_index(model)
+        if self.quantize_input and first is not None:
+            self._act_points.add(first)
+        self._error_points = {i for i, layer in enumerate(model.layers)
+                              if isinstance(layer, WEIGHTED_LAYERS)}
+        # float64 throughout training: exact accumulation (module docstring) and exact
+        # parameter updates before their single rounding.
+        model.astype(np.float64)
+        for layer in model.layers:
+            if isinstance(layer, WEIGHTED_LAYERS):
+                self._round_params(layer, training=False)
+
+    def begin_step(self, step):
+        self._keys.step = step
+
+    def finalize(self, model):
+        super().finalize(model)
+        # Every parameter is a 16-bit fixed-point value: float32 holds it exactly.
+        model.astype(np.float32)
+
+    # ------------------------------------------------------------------ hooks
+    def activation(self, layer_index, x, training):
+        if layer_index not in self._act_points:
+            return x
+        return self._quantize(x, layer_index, ROLE_ACTIVATION, training)
+
+    def error(self, layer_index, g):
+        if layer_index not in self._error_points:
+            return g
+        return self._quantize(g, layer_index, ROLE_ERROR, True)
+
+    def after_update(self, layer):
+        if isinstance(layer, WEIGHTED_LAYERS):
+            self._round_params(layer, training=True)
+
+    # ------------------------------------------------------------------ helpers
+    def _quantize(self, x, layer_index, role, training):
+        if training:
+            seed = self._keys(layer_index, role) if self.fmt.is_stochastic else None
+            q = self.fmt.quantize(x, seed=seed)
+        else:
+            q = self.infer_fmt.quantize(x)
+        return q.to_float()
+
+    def _round_params(self, layer, training: bool):
+        i = self._index.get(id(layer), 0)
+        for k, (name, p) in enumerate(layer.params().items()):
+            fmt = self.fmt if training else self.infer_fmt
+            seed = (self._keys(i, ROLE_UPDATE * 16 + k)
+                    if training and fmt.is_stochastic else None)
+            p[...] = fmt.quantize(p, seed=seed).to_float()
+
+    # ------------------------------------------------------------------ export
+    def qconfig(self, model):
+        from simulator import Accumulator, LayerConfig, QConfig
+
+        f = self.infer_fmt
+        acc = Accumulator(width=64, overflow="wrap")
+        return QConfig(default=LayerConfig(weights=f, bias=f, activations=f, accumulator=acc),
+                       input=f)
+
+    def inference_hooks(self):
+        return self
+
+    def __repr__(self):
+        return f"FixedPointTraining(fmt={self.fmt!r}, inference={self.infer_fmt.rounding!r})"
+
+
+register("fixed", FixedPointTraining)

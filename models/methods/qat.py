@@ -1,0 +1,226 @@
+"""Quantization-aware training ("qat") and the helpers the other low-precision methods share.
+
+QAT trains float latent weights while the forward pass sees them quantized ("fake
+quantization"): ``w_q = Q(w)`` with ``Q`` any ``precision`` format, and the backward pass treats
+``Q`` as the identity (the straight-through estimator of Bengio et al. 2013; Hubara et al. 2016):
+the gradient computed with respect to ``w_q`` is applied to ``w``.  Optionally the outputs of the
+weighted layers are quantized too (``activations=``), again straight through.
+
+The network input is quantized at the output of the leading parameter-free layers (a zoo MLP's
+``Flatten``): the training loop has no hook on the raw input, so a model whose first layer has
+parameters (a CNN) sees its input unquantized during training, while ``qconfig`` still quantizes
+it — the two agree exactly when the data already lie on the format's grid (the 8x8 digits, whose
+pixels are multiples of 1/16, do for ``fl >= 4``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from models.layers import AvgPool2D, BatchNorm, Conv2D, Dense
+from models.methods import register
+from models.methods.base import TrainingMethod
+
+#: Layer kinds whose output the simulator requantizes into the layer's ``activations`` format.
+REQUANTIZED_LAYERS = (Dense, Conv2D, AvgPool2D, BatchNorm)
+#: Layer kinds whose weights the methods quantize.
+WEIGHTED_LAYERS = (Dense, Conv2D)
+
+# Distinct stream ids of the per-step stochastic-rounding keys.
+ROLE_WEIGHT, ROLE_BIAS, ROLE_ACTIVATION, ROLE_ERROR, ROLE_UPDATE = range(5)
+
+
+def as_format(name: str, value, *, required: bool = False):
+    """A ``precision`` format from a format object or a spec string (``precision.get``)."""
+    from precision.base import NumberFormat
+
+    if value is None:
+        if required:
+            raise ValueError(f"{name} is required: pass a precision format, e.g. "
+                             f"{name}=FixedPoint(il=4, fl=12) or {name}='Q4.12'")
+        return None
+    if isinstance(value, str):
+        import precision
+
+        return precision.get(value)
+    if not isinstance(value, NumberFormat):
+        raise TypeError(f"{name} must be a precision format or a spec string, got "
+                        f"{type(value).__name__} {value!r}")
+    return value
+
+
+def deterministic(fmt):
+    """The format used at inference: ``fmt`` with stochastic rounding replaced by its
+    deterministic counterpart (round to nearest for fixed point, nearest-even for minifloats,
+    the sign for ``Binary``).  Deployed hardware rounds deterministically, and a deterministic
+    forward pass is what ``model.predict`` and ``simulator.simulate`` can agree on."""
+    if fmt is None or not fmt.is_stochastic:
+        if getattr(fmt, "stochastic", False):
+            return dataclasses.replace(fmt, stochastic=False)
+        return fmt
+    family = getattr(fmt, "family", "")
+    rounding = "nearest_even" if family == "float" else "nearest"
+    return dataclasses.replace(fmt, rounding=rounding)
+
+
+def is_stochastic(fmt) -> bool:
+    return fmt is not None and (fmt.is_stochastic or bool(getattr(fmt, "stochastic", False)))
+
+
+class StepKeys:
+    """Per-step stochastic-rounding keys: one 64-bit key per ``(step, layer, role)``.
+
+    The base key is drawn once from the generator the loop passes to ``setup`` (seeded from
+    ``train(seed=...)``); every draw then gets its own key, so a run is reproducible for a seed
+    and no two tensors ever share a random stream.
+    """
+
+    def __init__(self, rng: np.random.Generator):
+        self.base = int(rng.integers(0, 2**63))
+        self.step = 0
+
+    def __call__(self, layer_index: int, role: int) -> int:
+        ss = np.random.SeedSequence([self.base, self.step, layer_index + 1, role])
+        return int(ss.generate_state(1, np.uint64)[0])
+
+
+def fake_quantize(fmt, x: np.ndarray, seed=None, dtype=None) -> np.ndarray:
+    """``Q(x)``: the exact values of ``x`` quantized into ``fmt``, as ``dtype`` (default: the
+    dtype of ``x``; float64 holds every fixed-point value with ``wl <= 53`` exactly)."""
+    q = fmt.quantize(x, seed=seed if is_stochastic(fmt) else None)
+    return q.to_float().astype(dtype or x.dtype, copy=False)
+
+
+def leading_input_index(model) -> int | None:
+    """Index of the last parameter-free layer before the first weighted one (where the network
+    input is quantized), or None when the first layer has parameters."""
+    last = None
+    for i, layer in enumerate(model.layers):
+        if layer.params():
+            break
+        last = i
+    return last
+
+
+def output_quantized_layers(model) -> set[int]:
+    """Indices of layers whose output is a requantization point of the exported graph:
+    dense/conv/avgpool/batchnorm outputs, except a dense/conv directly followed by a batch norm
+    (``to_graph`` folds the batch norm into it, so the graph rounds after the batch norm)."""
+    out = set()
+    layers = model.layers
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, REQUANTIZED_LAYERS):
+            continue
+        if (isinstance(layer, WEIGHTED_LAYERS) and i + 1 < len(layers)
+                and isinstance(layers[i + 1], BatchNorm)):
+            continue
+        out.add(i)
+    return out
+
+
+class QuantizationAwareTraining(TrainingMethod):
+    """Fake-quantized weights (and optionally biases and activations), straight-through backward.
+
+    Options
+    -------
+    fmt : precision format (or spec string) of the weights, e.g. ``FixedPoint(il=2, fl=6)``;
+        a stochastic format draws a fresh key every step.
+    bias : format of the biases; ``"fmt"`` (default) uses ``fmt``, None leaves them float.
+    activations : format of the outputs of the weighted layers (and of the network input, see
+        the module docstring), or None (float activations, the default).
+    ste : ``"identity"`` (gradients pass unchanged) or ``"clipped"`` (zero where the latent
+        weight lies outside the format's range, so saturated weights stop drifting).
+
+    Inference (``model.predict`` after training, and ``qconfig``) uses ``deterministic(fmt)``.
+    """
+
+    accepts_fmt = True
+
+    def __init__(self, fmt=None, bias="fmt", activations=None, ste: str = "identity"):
+        super().__init__(fmt=as_format("fmt", fmt, required=True))
+        self.bias_fmt = self.fmt if isinstance(bias, str) and bias == "fmt" else \
+            as_format("bias", bias)
+        self.act_fmt = as_format("activations", activations)
+        if ste not in ("identity", "clipped"):
+            raise ValueError(f"ste={ste!r} is not a known estimator; expected 'identity' or "
+                             "'clipped'")
+        self.ste = ste
+        self._keys: StepKeys | None = None
+        self._index: dict[int, int] = {}
+        self._act_points: set[int] = set()
+
+    def setup(self, model, rng):
+        self._keys = StepKeys(rng)
+        self._index = {id(layer): i for i, layer in enumerate(model.layers)}
+        self._act_points = set()
+        if self.act_fmt is not None:
+            self._act_points = output_quantized_layers(model)
+            first = leading_input_index(model)
+            if first is not None:
+                self._act_points.add(first)
+
+    def begin_step(self, step):
+        if self._keys is not None:
+            self._keys.step = step
+
+    def _seed(self, layer_index: int, role: int, training: bool):
+        return self._keys(layer_index, role) if training and self._keys is not None else None
+
+    def _fmt(self, fmt, training: bool):
+        return fmt if training else deterministic(fmt)
+
+    def forward_params(self, layer, training):
+        if not isinstance(layer, WEIGHTED_LAYERS):
+            return None
+        i = self._index.get(id(layer), 0)
+        p = layer.params()
+        out = {"weight": fake_quantize(self._fmt(self.fmt, training), p["weight"],
+                                       self._seed(i, ROLE_WEIGHT, training))}
+        if "bias" in p:
+            out["bias"] = p["bias"] if self.bias_fmt is None else fake_quantize(
+                self._fmt(self.bias_fmt, training), p["bias"], self._seed(i, ROLE_BIAS, training))
+        return out
+
+    def activation(self, layer_index, x, training):
+        if layer_index not in self._act_points:
+            return x
+        return fake_quantize(self._fmt(self.act_fmt, training), x,
+                             self._seed(layer_index, ROLE_ACTIVATION, training))
+
+    def param_grad(self, layer, name, grad):
+        if self.ste == "clipped" and name == "weight" and isinstance(layer, WEIGHTED_LAYERS):
+            lo, hi = _value_range(self.fmt)
+            w = layer.params()["weight"]
+            return np.where((w >= lo) & (w <= hi), grad, 0).astype(grad.dtype, copy=False)
+        return grad
+
+    def qconfig(self, model):
+        from simulator import LayerConfig, QConfig
+
+        weights = deterministic(self.fmt)
+        bias = deterministic(self.bias_fmt)
+        acts = deterministic(self.act_fmt)
+        layers = {layer.name: LayerConfig(weights=weights, bias=bias)
+                  for layer in model.layers if isinstance(layer, WEIGHTED_LAYERS)}
+        return QConfig(default=LayerConfig(activations=acts), input=acts, layers=layers)
+
+    def inference_hooks(self):
+        # Quantized activations must keep being applied by model.predict; weights are baked.
+        return self if self.act_fmt is not None else None
+
+    def __repr__(self):
+        return (f"QuantizationAwareTraining(fmt={self.fmt!r}, bias={self.bias_fmt!r}, "
+                f"activations={self.act_fmt!r}, ste={self.ste!r})")
+
+
+def _value_range(fmt) -> tuple[float, float]:
+    lo = getattr(fmt, "min_value", None)
+    hi = getattr(fmt, "max_value", None)
+    if lo is None or hi is None:
+        return -np.inf, np.inf
+    return float(lo), float(hi)
+
+
+register("qat", QuantizationAwareTraining)
