@@ -1,0 +1,275 @@
+"""Dynamic fixed-point training ("dynamic_fixed"), after Courbariaux, Bengio & David, "Training
+deep neural networks with low precision multiplications", ICLR 2015 workshop (arXiv:1412.7024).
+
+Two word lengths: ``wl_prop`` bits (10 in the paper) for everything that enters a
+multiplication — the weights and biases as the forward pass uses them, the network input, the
+outputs of the weighted layers and the back-propagated errors — and ``wl_update`` bits (12) for
+the stored parameters, into which every update is rounded.
+
+Each group of variables has its own scale ``2**-fl``: one per layer and per kind (``weights``,
+``bias``, ``activations``, ``errors``, stored ``params``, stored ``params_bias``).  A group's
+``fl`` starts at the largest value for which at most ``max_overflow_rate`` of the first tensor
+overflows, then every ``update_every`` steps follows the paper's rule:
+
+* if more than ``max_overflow_rate`` of the values seen since the last update overflowed,
+  ``fl -= 1`` (the scale doubles);
+* else, if at most ``max_overflow_rate`` of them would overflow with one more fractional bit
+  (``|x| > max / 2``), ``fl += 1`` (the scale halves).
+
+A value overflows when its magnitude exceeds the largest code, ``(2**(wl-1) - 1) * 2**-fl``;
+overflowing values saturate.  The tracker is this module's own (``OverflowScale``):
+``precision.ScaleTracker`` was not available when it was written.
+
+Products of ``wl_prop``-bit codes are summed in float64 exactly (``K * 2**(2 wl - 2) < 2**53``
+for any realistic fan-in ``K``) and rounded once, as in ``"fixed"``.  Inference freezes every
+``fl`` and rounds to nearest, so ``qconfig`` — one ``FixedPoint`` per layer and role — gives
+the same predictions in ``simulator.simulate``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from models.methods import register
+from models.methods.base import TrainingMethod
+from models.methods.fixed import check_exact_accumulation, fan_in
+from models.methods.qat import (ROLE_ACTIVATION, ROLE_BIAS, ROLE_ERROR, ROLE_UPDATE,
+                                ROLE_WEIGHT, WEIGHTED_LAYERS, StepKeys, leading_input_index,
+                                output_quantized_layers)
+
+#: Largest fl a group may reach (an all-zero tensor would otherwise push it without bound).
+FL_CAP = 40
+
+
+class OverflowScale:
+    """The fractional length of one group of variables, driven by its overflow rate."""
+
+    def __init__(self, wl: int, max_overflow_rate: float):
+        self.wl = wl
+        self.max_rate = max_overflow_rate
+        self.fl: int | None = None
+        self.seen = 0
+        self.over = 0
+        self.over_finer = 0
+        self.history: list[int] = []
+
+    @property
+    def max_value(self) -> float:
+        return math.ldexp(2 ** (self.wl - 1) - 1, -self.fl)
+
+    def initial_fl(self, x: np.ndarray) -> int:
+        """Largest fl with at most ``max_rate`` of ``|x|`` above the largest code."""
+        a = np.abs(x).ravel()
+        k = int(math.floor(self.max_rate * a.size))
+        v = float(np.partition(a, a.size - 1 - k)[a.size - 1 - k]) if k < a.size else 0.0
+        if v == 0.0:
+            # Nothing to measure (biases start at zero): the range [-1, 1), which the rule
+            # then adjusts by one bit per update.
+            return self.wl - 1
+        return min(FL_CAP, math.floor(math.log2((2 ** (self.wl - 1) - 1) / v)))
+
+    def observe(self, x: np.ndarray) -> None:
+        if self.fl is None:
+            self.fl = self.initial_fl(x)
+            self.history.append(self.fl)
+        a = np.abs(x)
+        m = self.max_value
+        self.seen += a.size
+        self.over += int(np.count_nonzero(a > m))
+        self.over_finer += int(np.count_nonzero(a > m / 2))
+
+    def update(self) -> None:
+        """Apply the overflow-rate rule to the counts since the last update, then reset."""
+        if self.fl is None or self.seen == 0:
+            return
+        if self.over > self.max_rate * self.seen:
+            self.fl -= 1
+        elif self.over_finer <= self.max_rate * self.seen and self.fl < FL_CAP:
+            self.fl += 1
+        self.history.append(self.fl)
+        self.seen = self.over = self.over_finer = 0
+
+    def format(self, rounding: str):
+        from precision import FixedPoint
+
+        return FixedPoint(il=self.wl - self.fl, fl=self.fl, rounding=rounding)
+
+
+class DynamicFixedPointTraining(TrainingMethod):
+    """Courbariaux et al. 2014: dynamic fixed point, ``wl_prop``-bit propagations and
+    ``wl_update``-bit parameter storage, a scale per layer and kind (module docstring).
+
+    Options: ``wl_prop`` (10), ``wl_update`` (12), ``max_overflow_rate`` (1e-4, the paper's
+    0.01 %), ``update_every`` (training examples between scale updates; 10 000 as in the
+    paper; the update happens at the end of the step that reaches it), ``rounding``
+    ("nearest"; "stochastic" draws per-step keys).
+    """
+
+    accepts_fmt = False
+
+    def __init__(self, fmt=None, wl_prop: int = 10, wl_update: int = 12,
+                 max_overflow_rate: float = 1e-4, update_every: int = 10_000,
+                 rounding: str = "nearest"):
+        super().__init__(fmt=fmt)
+        for name, value in (("wl_prop", wl_prop), ("wl_update", wl_update)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+            if not 2 <= value <= 26:
+                raise ValueError(f"{name}={value} is out of range; expected 2 <= {name} <= 26")
+        if not 0.0 <= max_overflow_rate < 1.0:
+            raise ValueError(f"max_overflow_rate={max_overflow_rate} is out of range; expected "
+                             "0 <= max_overflow_rate < 1")
+        if isinstance(update_every, bool) or not isinstance(update_every, int) \
+                or update_every < 1:
+            raise ValueError(f"update_every={update_every!r} is out of range; expected an int "
+                             ">= 1")
+        from precision.modes import canonical_rounding
+
+        self.rounding = canonical_rounding(rounding)
+        self.wl_prop, self.wl_update = wl_prop, wl_update
+        self.max_rate = float(max_overflow_rate)
+        self.update_every = update_every
+        self.groups: dict[tuple[str, int], OverflowScale] = {}
+        self._examples = 0
+        self._keys: StepKeys | None = None
+        self._index: dict[int, int] = {}
+        self._act_points: set[int] = set()
+        self._error_points: set[int] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+    def setup(self, model, rng):
+        from precision import FixedPoint
+
+        probe = FixedPoint(il=self.wl_prop, fl=0)
+        for layer in model.layers:
+            if isinstance(layer, WEIGHTED_LAYERS):
+                check_exact_accumulation(probe, fan_in(layer), f"layer {layer.name!r}")
+        self._keys = StepKeys(rng)
+        self._index = {id(layer): i for i, layer in enumerate(model.layers)}
+        self._act_points = output_quantized_layers(model)
+        first = leading_input_index(model)
+        if first is not None:
+            self._act_points.add(first)
+        self._error_points = {i for i, layer in enumerate(model.layers)
+                              if isinstance(layer, WEIGHTED_LAYERS)}
+        self.groups = {}
+        self._examples = 0
+        model.astype(np.float64)
+        for i, layer in enumerate(model.layers):
+            if isinstance(layer, WEIGHTED_LAYERS):
+                self._store(layer, i, training=False)
+
+    def begin_step(self, step):
+        self._keys.step = step
+
+    def end_step(self, step):
+        if self._examples >= self.update_every:
+            self._examples -= self.update_every
+            for g in self.groups.values():
+                g.update()
+
+    def finalize(self, model):
+        super().finalize(model)
+        model.astype(np.float32)  # wl_prop-bit values: exact in float32
+
+    # ------------------------------------------------------------------ helpers
+    def _group(self, kind: str, i: int, wl: int) -> OverflowScale:
+        key = (kind, i)
+        if key not in self.groups:
+            self.groups[key] = OverflowScale(wl, self.max_rate)
+        return self.groups[key]
+
+    def _quantize(self, x, kind, i, wl, role, training):
+        g = self._group(kind, i, wl)
+        if training or g.fl is None:
+            g.observe(x)
+        rounding = self.rounding if training else "nearest"
+        seed = self._keys(i, role) if training and rounding == "stochastic" else None
+        return g.format(rounding).quantize(x, seed=seed).to_float()
+
+    def _store(self, layer, i, training):
+        for name, p in layer.params().items():
+            kind = "params" if name == "weight" else "params_bias"
+            role = ROLE_UPDATE * 16 + (0 if name == "weight" else 1)
+            p[...] = self._quantize(p, kind, i, self.wl_update, role, training)
+
+    # ------------------------------------------------------------------ hooks
+    def forward_params(self, layer, training):
+        if not isinstance(layer, WEIGHTED_LAYERS):
+            return None
+        i = self._index.get(id(layer), 0)
+        out = {}
+        for name, p in layer.params().items():
+            kind, role = ("weights", ROLE_WEIGHT) if name == "weight" else ("bias", ROLE_BIAS)
+            out[name] = self._quantize(p, kind, i, self.wl_prop, role, training)
+        return out
+
+    def activation(self, layer_index, x, training):
+        if training and layer_index == 0:
+            self._examples += len(x)
+        if layer_index not in self._act_points:
+            return x
+        return self._quantize(x, "activations", layer_index, self.wl_prop, ROLE_ACTIVATION,
+                              training)
+
+    def error(self, layer_index, g):
+        if layer_index not in self._error_points:
+            return g
+        return self._quantize(g, "errors", layer_index, self.wl_prop, ROLE_ERROR, True)
+
+    def after_update(self, layer):
+        if isinstance(layer, WEIGHTED_LAYERS):
+            self._store(layer, self._index.get(id(layer), 0), training=True)
+
+    # ------------------------------------------------------------------ export
+    def scales(self):
+        """The current ``fl`` of every group as an ``xarray.DataArray`` (dims kind, layer)."""
+        import xarray as xr
+
+        kinds = sorted({k for k, _ in self.groups})
+        layers = sorted({i for _, i in self.groups})
+        table = np.full((len(kinds), len(layers)), np.nan)
+        for (k, i), g in self.groups.items():
+            if g.fl is not None:
+                table[kinds.index(k), layers.index(i)] = g.fl
+        return xr.DataArray(table, dims=("kind", "layer"),
+                            coords={"kind": kinds, "layer": layers}, name="fl",
+                            attrs={"long_name": "fractional bits per group", "units": "bit"})
+
+    def qconfig(self, model):
+        from simulator import Accumulator, LayerConfig, QConfig
+
+        acc = Accumulator(width=64, overflow="wrap")
+
+        def fmt(kind, i):
+            g = self.groups.get((kind, i))
+            return g.format("nearest") if g is not None and g.fl is not None else None
+
+        layers = {}
+        for i, layer in enumerate(model.layers):
+            if isinstance(layer, WEIGHTED_LAYERS):
+                layers[layer.name] = LayerConfig(weights=fmt("weights", i), bias=fmt("bias", i),
+                                                 accumulator=acc)
+        for i in self._act_points:
+            name = model.layers[i].name
+            prev = layers.get(name, LayerConfig(accumulator=acc))
+            layers[name] = LayerConfig(weights=prev.weights, bias=prev.bias,
+                                       activations=fmt("activations", i),
+                                       accumulator=prev.accumulator)
+        first = leading_input_index(model)
+        return QConfig(default=LayerConfig(accumulator=acc),
+                       input=fmt("activations", first) if first is not None else None,
+                       layers=layers)
+
+    def inference_hooks(self):
+        return self
+
+    def __repr__(self):
+        return (f"DynamicFixedPointTraining(wl_prop={self.wl_prop}, wl_update={self.wl_update}, "
+                f"max_overflow_rate={self.max_rate}, update_every={self.update_every}, "
+                f"rounding={self.rounding!r})")
+
+
+register("dynamic_fixed", DynamicFixedPointTraining)
