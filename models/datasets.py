@@ -6,6 +6,7 @@ Images are float32 ``(N, C, H, W)`` in [0, 1]; labels int64.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -170,8 +171,10 @@ def stratified_split(y: np.ndarray, fractions=(0.6, 0.2), seed: int = 0):
     return tuple(np.sort(np.concatenate(p)) for p in parts)
 
 
+@functools.lru_cache(maxsize=1)
 def load_digits() -> Dataset:
-    """scikit-learn's digits as a :class:`Dataset` (see :func:`load`)."""
+    """scikit-learn's digits as a :class:`Dataset` (see :func:`load`).  Cached: a Dataset is
+    immutable (its arrays are read-only), so every caller can share one."""
     from sklearn.datasets import load_digits as _sk_digits
 
     bunch = _sk_digits()

@@ -1,0 +1,73 @@
+"""The zoo: names, architectures, parameter counts, seeding, input shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from models import Sequential, zoo
+from models.layers import Conv2D, Dense, MaxPool2D
+
+#: Parameter counts from the papers: LeNet-300-100 266K and LeNet-5 431K (Han et al. 2015,
+#: Table 2/3); Gupta et al. 2015's 784-1000-1000-10.
+PARAM_COUNTS = {"lenet-300-100": 266_610, "lenet-5": 431_080, "gupta-1000-1000": 1_796_010,
+                "digits-mlp": 4_810, "digits-cnn": 6_090}
+
+
+def test_names():
+    assert zoo.names() == ["lenet-300-100", "lenet-5", "gupta-1000-1000", "digits-mlp",
+                           "digits-cnn"]
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_every_model_builds_runs_and_counts_its_parameters(name, rng):
+    m = zoo.get(name)
+    assert isinstance(m, Sequential) and m.name == name
+    assert m.n_params == PARAM_COUNTS[name]
+    x = rng.random((2, *m.input_shape)).astype(np.float32)
+    assert m.forward(x).shape == (2, 10) and m.forward(x).dtype == np.float32
+    assert m.qconfig is None
+
+
+def test_architectures():
+    dense = [lay.params()["weight"].shape for lay in zoo.get("lenet-300-100").layers
+             if isinstance(lay, Dense)]
+    assert dense == [(300, 784), (100, 300), (10, 100)]
+    dense = [lay.params()["weight"].shape for lay in zoo.get("gupta-1000-1000").layers
+             if isinstance(lay, Dense)]
+    assert dense == [(1000, 784), (1000, 1000), (10, 1000)]
+    lenet5 = zoo.get("lenet-5")
+    convs = [lay.params()["weight"].shape for lay in lenet5.layers if isinstance(lay, Conv2D)]
+    assert convs == [(20, 1, 5, 5), (50, 20, 5, 5)]
+    assert sum(isinstance(lay, MaxPool2D) for lay in lenet5.layers) == 2
+    assert [lay.params()["weight"].shape for lay in lenet5.layers
+            if isinstance(lay, Dense)] == [(500, 800), (10, 500)]
+
+
+def test_seeds():
+    a, b, c = zoo.get("digits-cnn", seed=3), zoo.get("digits-cnn", seed=3), zoo.get("digits-cnn")
+    for key in a.params():
+        assert_array_equal(a.params()[key], b.params()[key])
+    assert np.any(a.params()["conv1/weight"] != c.params()["conv1/weight"])
+    # layers draw from one stream: no two layers share weights
+    w = zoo.get("digits-mlp").params()
+    assert w["dense1/weight"].std() == pytest.approx(np.sqrt(2 / 64), rel=0.1)
+    assert np.all(w["dense1/bias"] == 0)
+
+
+def test_input_shape_adapts():
+    assert zoo.get("lenet-300-100", input_shape=(1, 8, 8)).n_params == 64 * 300 + 300 + 30_100 + 1010
+    assert zoo.get("digits-cnn", input_shape=(3, 16, 16)).layers[-1].in_features == 32 * 4 * 4
+    with pytest.raises(ValueError, match=r"input_shape=\(1, 8, 8\) is too small for lenet-5"):
+        zoo.get("lenet-5", input_shape=(1, 8, 8))
+    with pytest.raises(ValueError, match="lenet-5 needs an image input_shape"):
+        zoo.get("lenet-5", input_shape=(784,))
+
+
+def test_unknown_model():
+    with pytest.raises(ValueError, match="model 'vgg' is unknown; known models: lenet-300-100, "
+                                         "lenet-5"):
+        zoo.get("vgg")
+    with pytest.raises(TypeError, match="seed must be an int"):
+        zoo.get("lenet-5", seed=1.5)
