@@ -226,12 +226,13 @@ def dense(qx: QArray, qw: QArray, qb: QArray | None = None,
         raise ValueError(f"qx has shape {qx.shape} and qw {qw.shape}: K={qx.shape[-1]} != "
                          f"{qw.shape[1]}; expected x (..., K) and w (N, K)")
     lead, k, n = qx.shape[:-1], qx.shape[-1], qw.shape[0]
+    rows = int(np.prod(lead))
 
     def alpha_x(op):
         a = _alpha_along(op, qx.ndim - 1, "qx")
         return a if np.ndim(a) == 0 else np.broadcast_to(a, lead).reshape(-1)
 
-    return _gemm_2d(qx, qw, qb, acc, out, method, seed, stats, lambda c: c.reshape(-1, k),
+    return _gemm_2d(qx, qw, qb, acc, out, method, seed, stats, lambda c: c.reshape(rows, k),
                     lambda c: c, alpha_x, lambda op: _alpha_along(op, 1, "qw"),
                     lambda c: c.reshape(lead + (n,)),
                     x_planes=(lambda: row_planes(qx, 1)) if qx.ndim == 2 else None,

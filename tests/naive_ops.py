@@ -11,7 +11,7 @@ import numpy as np
 
 __all__ = [
     "acc_write_ref", "dot_ref", "matmul_ref", "conv2d_ref", "im2col_order_ref",
-    "binary_dot_ref", "align_add_ref",
+    "binary_dot_ref", "align_add_ref", "out_overflow_ref", "float_acc_dot_ref",
 ]
 
 
@@ -118,3 +118,48 @@ def align_add_ref(ca: int, fa: int, cb: int, fb: int, sign: int = 1) -> tuple[in
     """Exact ``ca * 2**-fa + sign * cb * 2**-fb`` as ``(code, fl)`` with ``fl = max(fa, fb)``."""
     f = max(fa, fb)
     return int(ca) * 2 ** (f - fa) + sign * int(cb) * 2 ** (f - fb), f
+
+
+def out_overflow_ref(values, fl: int, fmt, key: int = 0) -> int:
+    """How many ``values * 2**-fl`` overflow ``fmt`` once rounded as ``fmt.requantize`` rounds."""
+    from fractions import Fraction
+
+    from tests.naive_fixed import naive_round, naive_uniform_bits
+
+    top = 2 ** (fmt.wl - 1) - 1 if fmt.signed else 2 ** fmt.wl - 1
+    bottom = -(2 ** (fmt.wl - 1)) if fmt.signed else 0
+    if fmt.overflow == "saturate_symmetric" and fmt.signed and fmt.wl > 1:
+        bottom = -top
+    count = 0
+    for i, v in enumerate(np.asarray(values).reshape(-1).tolist()):
+        y = Fraction(int(v)) * Fraction(2) ** (fmt.fl - fl)
+        r = naive_round(y, fmt.rounding, naive_uniform_bits(key, i))
+        count += not bottom <= r <= top
+    return count
+
+
+def float_acc_dot_ref(xs, ws, fmt, preload=0.0):
+    """``preload + sum_k xs[k] * ws[k]`` with every addition rounded into the minifloat ``fmt``
+    (Fractions; ascending k).  Returns the value as a float (exact: fmt is at most fp32)."""
+    import math
+    from fractions import Fraction
+
+    from tests.naive_float import naive_float_round
+
+    def rnd(v):
+        r, sign = naive_float_round(v, fmt.exp_bits, fmt.man_bits, fmt.bias,
+                                    subnormals=fmt.subnormals, finite=fmt.finite,
+                                    rounding=fmt.rounding, overflow=fmt.overflow)
+        if r == math.inf:
+            return -math.inf if sign else math.inf
+        if isinstance(r, str):
+            return math.nan
+        return -r if sign else r
+
+    acc = rnd(Fraction(float(preload)))
+    for x, w in zip(xs, ws):
+        if isinstance(acc, float):  # inf / nan stay
+            acc = acc + float(x) * float(w)
+            continue
+        acc = rnd(acc + Fraction(float(x)) * Fraction(float(w)))
+    return float(acc)
