@@ -1,8 +1,8 @@
 """Simulated targets (CPU, FPGA, ASIC reference) and the registry that finds them by name.
 
 >>> from simulator import targets
->>> targets.get("asic-45nm").mac_energy_pj(8, 8)    # 0.2 pJ multiply + 0.1 pJ 32-bit add
-0.30000000000000004
+>>> round(targets.get("asic-45nm").mac_energy_pj(8, 8), 12)  # 0.2 pJ mult + 0.1 pJ 32-bit add
+0.3
 >>> "fpga-dsp48e2" in targets.names()
 True
 

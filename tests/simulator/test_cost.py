@@ -320,3 +320,59 @@ def test_shared_to_dataset(rng, target_name):
     np.testing.assert_array_equal(ds["macs"].values, [r.macs for r in c.layers])
     assert float(ds["total_energy_pj"]) == c.total.energy_pj
     assert ds.attrs["target"] == target_name and ds.attrs["batch"] == 1
+
+
+# -- golden vectors ----------------------------------------------------------------------------
+def test_golden():
+    """Every built-in target prices the golden network exactly as tests/golden/cost.npz says
+    (regenerate with ``python -m tests.golden.make_cost`` only for an intended change)."""
+    from tests.golden.make_cost import PATH, compute
+
+    expected = np.load(PATH)
+    got = compute()
+    assert sorted(got) == sorted(expected.files)
+    for key in expected.files:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+
+
+# -- properties --------------------------------------------------------------------------------
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(n_in=st.integers(1, 64), n_out=st.integers(1, 64), wl=st.integers(2, 16),
+       al=st.integers(2, 16), batch=st.integers(1, 4))
+def test_property_dense_on_asic(n_in, n_out, wl, al, batch):
+    """Dense layer on asic-45nm: compute = batch*macs*mac_energy(wl, al); weight bytes =
+    ceil(n*wl/8) (dense storage: no zeros); activation bytes = ceil(batch*n_out*al/8)."""
+    g = Graph((n_in,))
+    g.add("fc1", "dense", weight=np.full((n_out, n_in), 0.5))
+    w, a = FixedPoint(il=1, fl=wl - 1), FixedPoint(il=1, fl=al - 1)
+    qc = QConfig(default=LayerConfig(weights=w, activations=a), input=a)
+    rec = estimate_cost(g, qc, "asic-45nm", batch=batch)["fc1"]
+    t = targets.get("asic-45nm")
+    assert rec.macs == batch * n_in * n_out
+    assert rec.compute_energy_pj == approx(rec.macs * t.mac_energy_pj(wl, al))
+    assert rec.weight_bytes == math.ceil(n_in * n_out * wl / 8)
+    assert rec.activation_bytes == math.ceil(batch * n_out * al / 8)
+    assert rec.cycles == math.ceil(rec.macs / 256)
+
+
+@given(n_in=st.integers(1, 300), n_out=st.integers(1, 300), reuse=st.integers(1, 5000),
+       bits=st.sampled_from([1, 2, 4, 8, 12]))
+def test_property_fpga_allocation(n_in, n_out, reuse, bits):
+    """units = ceil(n/R); every MAC is done: cycles*units >= macs > (cycles-1)*units; DSP and
+    LUT are the per-unit figures times the units, rounded up (plus LUTRAM)."""
+    g = Graph((n_in,))
+    g.add("fc1", "dense", weight=np.full((n_out, n_in), 0.5))
+    f = FixedPoint(il=1, fl=bits - 1)
+    qc = QConfig(default=LayerConfig(weights=f, activations=f), input=f)
+    tgt = targets.get("fpga-dsp48e2")
+    rec = estimate_cost(g, qc, tgt, reuse_factor=reuse)["fc1"]
+    n = n_in * n_out
+    units = math.ceil(n / reuse)
+    assert rec.cycles * units >= n > (rec.cycles - 1) * units
+    dsp_u, lut_u = tgt.fpga.mac_unit(targets.as_operand(bits), targets.as_operand(bits),
+                                     tgt.arithmetic.multiplier)
+    bram, lutram = tgt.fpga.weight_memory(n, bits, units)
+    assert rec.dsp == math.ceil(units * dsp_u)
+    assert rec.lut == math.ceil(units * lut_u) + lutram and rec.bram == bram

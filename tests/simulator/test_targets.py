@@ -429,3 +429,35 @@ BAD_CASES = [
 def test_bad_toml_is_rejected_with_field_and_reason(tmp_path, why, text, match):
     with pytest.raises(TargetFileError, match=match):
         targets.load_toml(_write(tmp_path, text))
+
+
+# -- properties --------------------------------------------------------------------------------
+from hypothesis import given, strategies as st  # noqa: E402
+
+BITS = st.integers(1, 64)
+
+
+@given(a=BITS, b=BITS)
+def test_property_multiplier_energy_symmetric_and_monotone(a, b):
+    """mult(a, b) = mult(b, a) > 0 and grows with either width (the a*b rule)."""
+    m = ASIC.mult_energy_pj(a, b)
+    assert m == ASIC.mult_energy_pj(b, a) > 0
+    if a < 64:
+        assert ASIC.mult_energy_pj(a + 1, b) > m
+
+
+@given(bits=st.integers(1, 63))
+def test_property_adder_energy_monotone(bits):
+    assert 0 < ASIC.add_energy_pj(bits) < ASIC.add_energy_pj(bits + 1)
+
+
+@given(name=st.sampled_from(targets.BUILTIN_NAMES), a=BITS, b=BITS)
+def test_property_lane_is_the_narrowest_that_holds(name, a, b):
+    """The chosen lane holds both operands and no narrower lane of the target does."""
+    t = targets.get(name)
+    oa, ob = as_operand(a), as_operand(b)
+    holding = [as_operand(lbl) for lbl in t.native_widths
+               if holds(as_operand(lbl), oa) and holds(as_operand(lbl), ob)]
+    assert t.supports(a, b) == bool(holding)
+    if holding:
+        assert t.lane(a, b).bits == min(h.bits for h in holding)
