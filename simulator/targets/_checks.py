@@ -12,7 +12,8 @@ class FrozenMap(dict):
     def _refuse(self, *args, **kwargs):
         raise TypeError("target tables are read-only; build a new Target with dataclasses.replace")
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore
+    __setitem__ = __delitem__ = clear = pop = popitem = _refuse  # type: ignore
+    setdefault = update = _refuse  # type: ignore
     __ior__ = _refuse  # type: ignore[assignment]
 
     def __hash__(self) -> int:  # type: ignore[override]

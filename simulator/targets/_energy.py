@@ -18,7 +18,8 @@ def float_key(name: str, value: Any) -> str:
     """A float-format key (``"fp16"``), checked."""
     op = as_operand(value, name)
     if not op.is_float:
-        raise ValueError(f"{name}: {value!r} is not a float format; known: {', '.join(FLOAT_FORMATS)}")
+        raise ValueError(f"{name}: {value!r} is not a float format; known: "
+                         f"{', '.join(FLOAT_FORMATS)}")
     return op.label
 
 

@@ -1,10 +1,10 @@
 """FPGA fabric model: DSP and LUT cost of one MAC unit, and BRAM/LUTRAM for weight memories.
 
-A *MAC unit* does one multiply-accumulate per clock.  With ``use_dsp``, integer MACs with an
-operand of at least ``dsp_min_bits`` bits go to DSP slices: ``1 / dsp_pack_macs`` DSP when both operands have at most
-``dsp_pack_bits`` bits (two int8 multiplies sharing one operand in one DSP48E2, Xilinx WP486),
-one DSP when they fit the hard multiplier tile, else a grid of tiles.  Narrower MACs go to LUTs:
-``lut_per_binary_mac`` for 1-bit (XNOR plus its share of the popcount tree), twice that for
+A *MAC unit* does one multiply-accumulate per clock.  With ``use_dsp``, integer MACs with an operand
+of at least ``dsp_min_bits`` bits go to DSP slices: ``1 / dsp_pack_macs`` DSP when both operands
+have at most ``dsp_pack_bits`` bits (two int8 multiplies sharing one operand in one DSP48E2, Xilinx
+WP486), one DSP when they fit the hard multiplier tile, else a grid of tiles.  Narrower MACs go to
+LUTs: ``lut_per_binary_mac`` for 1-bit (XNOR plus its share of the popcount tree), twice that for
 2-bit/ternary (two bit planes), ``lut_per_mult_bit2 * a * b + lut_per_adder_bit * (a + b)``
 otherwise (an array multiplier and its adder-tree node).  Float MACs use the listed
 ``float_mac_dsp``/``float_mac_lut``.  All figures: docs/targets.md.
@@ -89,8 +89,9 @@ class FpgaFabric:
         if a.is_float or b.is_float:
             op = float_operand(max(a.exp_bits, b.exp_bits), max(a.man_bits, b.man_bits))
             if op.label not in self.float_mac_dsp and op.label not in self.float_mac_lut:
+                known = sorted(set(self.float_mac_dsp) | set(self.float_mac_lut))
                 raise ValueError(f"this FPGA target lists no resources for {op.label} MACs; "
-                                 f"known: {', '.join(sorted(set(self.float_mac_dsp) | set(self.float_mac_lut))) or 'none'}")
+                                 f"known: {', '.join(known) or 'none'}")
             return self.float_mac_dsp.get(op.label, 0.0), self.float_mac_lut.get(op.label, 0.0)
         wa, wb = a.bits, b.bits
         if self.use_dsp and max(wa, wb) >= self.dsp_min_bits and multiplier is not None:

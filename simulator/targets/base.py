@@ -62,15 +62,15 @@ class MemoryLevel:
 class Arithmetic:
     """What the datapath computes natively.
 
-    ``lanes``: operand type label (``"int8"``, ``"int1"``, ``"fp32"``) -> MACs per instruction
-    (per DSP or PE for FPGAs/ASICs).  An operand pair runs on the cheapest lane that holds both
-    (see :func:`~simulator.targets._operands.holds`).  ``units``: label -> instructions issued per
-    cycle, i.e. lane groups completed per cycle (default 1; e.g. 2 for a core with two SIMD
-    ports, or the PE count of an ASIC array).  ``instructions``: label -> instructions issued
+    ``lanes``: operand type label (``"int8"``, ``"int1"``, ``"fp32"``) -> MACs per instruction (per
+    DSP or PE for FPGAs/ASICs).  An operand pair runs on the narrowest lane that holds both (see
+    ``lane_for`` and :func:`~simulator.targets._operands.holds`).  ``units``: label -> instructions
+    issued per cycle, i.e. lane groups completed per cycle (default 1; e.g. 2 for a core with two
+    SIMD ports, or the PE count of an ASIC array).  ``instructions``: label -> instructions issued
     per lane group, for the energy overhead only (default 1; XOR + POPCNT + ADD is 3 per 64-bit
-    word, though only POPCNT limits the throughput).  ``energy_at``: ``"lane"`` prices a MAC at the lane's width (a
-    CPU sign-extends an int4 into an int8 lane), ``"operand"`` at the operands' own widths (a
-    custom datapath).  ``multiplier``: the hard multiplier tile (27, 18) or None.
+    word, though only POPCNT limits the throughput).  ``energy_at``: ``"lane"`` prices a MAC at the
+    lane's width (a CPU sign-extends an int4 into an int8 lane), ``"operand"`` at the operands' own
+    widths (a custom datapath).  ``multiplier``: the hard multiplier tile (27, 18) or None.
     """
 
     lanes: FrozenMap
@@ -276,12 +276,13 @@ class Target:
     def mac_energy_pj(self, a_bits: Any, b_bits: Any, acc_bits: Any = None) -> float:
         """Energy of one multiply-accumulate (pJ).
 
-        ``= mult(a, b) + add(acc) + instruction overhead``: one multiply at the operand (or
-        lane) widths, one add at the accumulator's width (``acc_bits``: int bits or a float
-        format; default the target's accumulator: a MAC priced as float adds in the target's
-        float accumulator format, else in the operands' (or float lane's) format), plus ``instruction_pj * instructions / lanes`` on
-        targets that issue instructions.  One add per MAC at full accumulator width is an upper
-        bound for adder trees and packed dot-product instructions (stated assumption).
+        ``= mult(a, b) + add(acc) + instruction overhead``: one multiply at the operand (or lane)
+        widths, one add at the accumulator's width (``acc_bits``: int bits or a float format;
+        default the target's accumulator: a MAC priced as float adds in the target's float
+        accumulator format, else in the operands' (or float lane's) format), plus ``instruction_pj *
+        instructions / lanes`` on targets that issue instructions.  One add per MAC at full
+        accumulator width is an upper bound for adder trees and packed dot-product instructions
+        (stated assumption).
         """
         return (self.mult_energy_pj(a_bits, b_bits)
                 + self.accumulate_energy_pj(a_bits, b_bits, acc_bits)
