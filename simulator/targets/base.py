@@ -237,16 +237,16 @@ class Target:
             return Accumulator(floating=precision.get(ar.accumulator_float))
         return Accumulator(width=ar.accumulator_width, overflow=ar.accumulator_overflow)
 
-    @property
     def default_formats(self) -> dict:
-        """Default operand formats (``precision`` objects, via ``precision.get``) for a QConfig
-        that defaults from this target (``QConfig.for_target``): ``{"weights", "activations"}``.
-        The accumulator is ``self.accumulator``."""
+        """Default formats for a QConfig that defaults from this target
+        (``QConfig.for_target``): ``{"weights", "activations"}`` as ``precision`` formats (via
+        ``precision.get`` of the spec strings) and ``"accumulator"`` (``self.accumulator``)."""
         import precision
 
         ar = self.arithmetic
         return {"weights": precision.get(ar.default_weights),
-                "activations": precision.get(ar.default_activations)}
+                "activations": precision.get(ar.default_activations),
+                "accumulator": self.accumulator}
 
     @property
     def device(self):
