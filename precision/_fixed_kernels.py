@@ -223,7 +223,7 @@ def _overflow_big(m, k, wl, signed, mode, nsat):
     """Overflow handling of the exact integer ``m * 2**k`` (int64 ``m``, ``k >= 0``)."""
     if m == 0:
         return np.int64(0)
-    if k < 63 and ((m << k) >> k) == m:
+    if k < 64 and ((m << k) >> k) == m:
         r = m << k
         return _overflow_small(r, _bit(r, wl), wl, signed, mode, nsat)
     neg = m < 0

@@ -194,7 +194,8 @@ class FixedPoint(NumberFormat):
     def _stream_start(self, seed) -> np.uint64:
         if self.rounding != "stochastic":
             return np.uint64(0)
-        return mix64(np.uint64(seed_to_uint64(seed, fmt=self)))
+        # np.uint64 again: a jitted function returns uint64 as a Python int
+        return np.uint64(mix64(np.uint64(seed_to_uint64(seed, fmt=self))))
 
     def quantize(self, x, seed=None, *, nan: str = "raise") -> QArray:
         """Codes of ``round_then_overflow(x * 2**fl)`` (see the module docstring).
