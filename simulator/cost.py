@@ -15,8 +15,9 @@ The model (every figure for the whole batch; docs/targets.md states it with its 
   its word length, floats 1+e+m); pruned layers (exact zeros) in Deep Compression's relative-
   index format when that is smaller (``precision.sparse``; 8-bit indices for conv, 5-bit for
   dense, Han et al. 2016, sec. 2); shared weights (``params["codebook"]``) as indices plus the
-  codebook at the weight width; hashed layers (``params["real_weights"]``) as their real weights.
-  Biases at their format's width (fp32 when unquantized).  Activation bytes: the layer's stored
+  codebook at the weight width; hashed layers (``params["real_weights"]``) as their real weights;
+  dynamic fixed point adds one 8-bit exponent per group.  Biases at their format's width (fp32
+  when unquantized).  Activation bytes: the layer's stored
   output.
 * **Memory energy.** Weights read once per batch from the nearest memory level that holds all
   the network's weights; each layer's input read and output written once per sample at the
@@ -45,6 +46,9 @@ from simulator.targets._operands import Operand, as_operand, float_operand
 #: layer and 5 bits for fc layer").
 SPARSE_INDEX_BITS = {"conv2d": 8, "dense": 5}
 FP32_BITS = 32
+#: Bits of one shared exponent of a dynamic fixed-point group (assumption: one byte, like the
+#: E8M0 shared scale of the OCP Microscaling (MX) formats, spec v1.0).
+SCALE_BITS = 8
 
 #: Units of every numeric figure (also the ``units`` attrs of ``Cost.to_dataset``).
 UNITS = {"macs": "MAC", "energy_pj": "pJ", "compute_energy_pj": "pJ",
@@ -179,6 +183,25 @@ def _weight_storage(node, w_bits: int) -> tuple[int, str, int, int]:
     return dense, "dense", n, w_bits
 
 
+def _scale_bits(fmt, shape: tuple[int, ...]) -> int:
+    """Bits of the shared exponents of a dynamic fixed-point weight tensor: one
+    ``SCALE_BITS``-bit exponent per group (``group="tensor"``, ``("axis", k)`` or
+    ``("block", n)`` along the last axis, docs/architecture.md); 0 for other formats."""
+    if getattr(fmt, "family", None) != "dynamic_fixed":
+        return 0
+    group = getattr(fmt, "group", "tensor")
+    if group == "tensor":
+        n = 1
+    elif isinstance(group, tuple) and len(group) == 2 and group[0] == "axis":
+        n = shape[group[1]]
+    elif isinstance(group, tuple) and len(group) == 2 and group[0] == "block":
+        n = math.prod(shape[:-1]) * math.ceil(shape[-1] / group[1])
+    else:
+        raise ValueError(f"cannot price the scales of group={group!r}; expected 'tensor', "
+                         "('axis', k) or ('block', n)")
+    return n * SCALE_BITS
+
+
 def _fused_outputs(graph) -> dict[str, str]:
     """Layer name -> the last node fused into it (its stored output)."""
     out, current = {}, None
@@ -239,6 +262,7 @@ def estimate_cost(graph, qconfig=None, target: str | Target = "cpu-int8", batch:
                              f"{', '.join(tgt.native_widths)}")
         acc = _acc_operand(cfg.accumulator, tgt, w, a)
         w_stored, scheme, n_words, word_bits = _weight_storage(node, w.bits)
+        w_stored += _scale_bits(cfg.weights, node.params["weight"].shape)
         bias_bits = 0
         if node.bias is not None:
             bias_bits = int(node.bias.size) * (_bits(cfg.bias) if cfg.bias is not None

@@ -41,6 +41,19 @@ class OneBit(NumberFormat):
         return 1
 
 
+@dataclass(frozen=True)
+class GroupedFixed(NumberFormat):
+    """Stand-in for precision.DynamicFixedPoint (family "dynamic_fixed", wl bits, a group)."""
+
+    wl: int = 8
+    group: object = "tensor"
+    family: ClassVar[str] = "dynamic_fixed"
+
+    @property
+    def bits(self) -> int:
+        return self.wl
+
+
 def q8(**layers) -> QConfig:
     return QConfig(default=LayerConfig(weights=INT8, activations=INT8), input=INT8,
                    layers=layers)
@@ -227,6 +240,18 @@ def test_hashed_layer_stores_its_real_weights(rng):
     """HashedNets: the virtual 784x300 matrix is priced by its 5,000 real weights."""
     rec = estimate_cost(dense(rng, real_weights=5000), q8(), "asic-45nm")["fc1"]
     assert rec.storage == "hashed" and rec.weight_bytes == 5000 and rec.macs == 235_200
+
+
+@pytest.mark.parametrize("group, scales", [
+    ("tensor", 1), (("axis", 0), 300), (("axis", 1), 784), (("block", 16), 300 * 49),
+    (("block", 100), 300 * 8),
+])
+def test_dynamic_fixed_point_stores_one_exponent_per_group(rng, group, scales):
+    """Dynamic fixed point: 8-bit codes plus one 8-bit shared exponent per group."""
+    qc = QConfig(default=LayerConfig(weights=GroupedFixed(8, group), activations=INT8),
+                 input=INT8)
+    rec = estimate_cost(dense(rng), qc, "asic-45nm")["fc1"]
+    assert rec.weight_bytes == 235_200 + scales
 
 
 def test_binary_weights_on_cpu_binary(rng):
