@@ -69,12 +69,15 @@ class SGD(Optimizer):
         if self.momentum == 0.0:
             param -= param.dtype.type(lr) * grad
             return
-        st = self.state.setdefault(key, {"v": np.zeros_like(param)})
-        v = st["v"]
+        if key not in self.state:
+            self.state[key] = {"v": np.zeros_like(param)}
+        v = self.state[key]["v"]
         v *= param.dtype.type(self.momentum)
         v += grad
-        step = grad + param.dtype.type(self.momentum) * v if self.nesterov else v
-        param -= param.dtype.type(lr) * step
+        if self.nesterov:
+            param -= param.dtype.type(lr) * (grad + param.dtype.type(self.momentum) * v)
+        else:
+            param -= param.dtype.type(lr) * v
 
     def __repr__(self) -> str:
         return (f"SGD(momentum={self.momentum}, nesterov={self.nesterov}, "
@@ -93,8 +96,10 @@ class Adam(Optimizer):
         self.eps = _check_float("eps", eps, 0.0, lo_open=True)
 
     def _update(self, key, param, grad, lr):
-        st = self.state.setdefault(key, {"m": np.zeros_like(param), "v": np.zeros_like(param),
-                                         "t": np.zeros((), dtype=np.int64)})
+        if key not in self.state:
+            self.state[key] = {"m": np.zeros_like(param), "v": np.zeros_like(param),
+                               "t": np.zeros((), dtype=np.int64)}
+        st = self.state[key]
         st["t"] += 1
         t = int(st["t"])
         b1, b2 = self.beta1, self.beta2

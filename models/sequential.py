@@ -137,14 +137,23 @@ class Sequential:
                 x = hooks.activation(i, x, training)
         return x
 
-    def backward(self, grad: np.ndarray, hooks=None) -> np.ndarray:
+    def backward(self, grad: np.ndarray, hooks=None, input_grad: bool = True):
         """Back-propagate ``grad`` (w.r.t. the logits) through the last training forward pass;
-        returns the gradient w.r.t. the input, parameter gradients in ``layer.grads()``."""
-        for i in range(len(self.layers) - 1, -1, -1):
+        parameter gradients go to ``layer.grads()``.
+
+        Returns the gradient w.r.t. the input; with ``input_grad=False`` (what training uses)
+        returns None and stops at the first layer that has parameters, which then computes
+        only its parameter gradients: nothing below it needs a gradient.
+        """
+        stop = 0
+        if not input_grad:
+            stop = next((i for i, lay in enumerate(self.layers) if lay.params()),
+                        len(self.layers) - 1)
+        for i in range(len(self.layers) - 1, stop - 1, -1):
             if hooks is not None:
                 grad = hooks.error(i, grad)
-            grad = self.layers[i].backward(grad)
-        return grad
+            grad = self.layers[i].backward(grad, input_grad=input_grad or i > stop)
+        return grad if input_grad else None
 
     def logits(self, x, batch_size: int = 1024) -> np.ndarray:
         """Inference logits, computed ``batch_size`` samples at a time."""

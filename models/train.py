@@ -120,7 +120,7 @@ def train(model: Sequential, data, method="float", fmt=None, epochs: int = 1, se
                     raise FloatingPointError(
                         f"training diverged at epoch {epoch + 1}, step {step}: loss={loss}; "
                         f"lower lr (now {rate})")
-                model.backward(grad, hooks=hooks)
+                model.backward(grad, hooks=hooks, input_grad=False)
                 opt.step(((f"{layer.name}/{name}", param,
                            hooks.param_grad(layer, name, layer.grads()[name]))
                           for layer in trained for name, param in layer.params().items()),

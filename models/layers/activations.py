@@ -17,7 +17,7 @@ class ReLU(Layer):
         self._cache = (x > 0) if training else None
         return np.maximum(x, 0)
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         return grad * self._need_cache()
 
 
@@ -31,7 +31,7 @@ class HardTanh(Layer):
         self._cache = (np.abs(x) <= 1) if training else None
         return np.clip(x, -1, 1)
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         return grad * self._need_cache()
 
 
@@ -49,5 +49,5 @@ class Sign(Layer):
         self._cache = (np.abs(x) <= 1) if training else None
         return np.where(x >= 0, 1, -1).astype(x.dtype)
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         return grad * self._need_cache()

@@ -45,7 +45,10 @@ class Layer:
     def forward(self, x: np.ndarray, training: bool = False, params: dict | None = None):
         raise NotImplementedError
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
+    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """The gradient w.r.t. the input of the last training forward pass (None when
+        ``input_grad=False``: layers with parameters then compute only their parameter
+        gradients, which saves the first layer's largest product)."""
         raise NotImplementedError
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:

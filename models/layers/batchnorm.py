@@ -82,9 +82,11 @@ class BatchNorm(Layer):
         self._cache = (xhat, inv_std, p["gamma"], axes, bshape) if training else None
         return y
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         xhat, inv_std, gamma, axes, bshape = self._need_cache()
         self._grads = {"gamma": (grad * xhat).sum(axis=axes), "beta": grad.sum(axis=axes)}
+        if not input_grad:
+            return None
         g_mean = grad.mean(axis=axes, keepdims=True)
         gx_mean = (grad * xhat).mean(axis=axes, keepdims=True)
         return (gamma * inv_std).reshape(bshape) * (grad - g_mean - xhat * gx_mean)

@@ -114,7 +114,7 @@ class Conv2D(Layer):
         self._cache = (x.shape, cols, wmat, weight.shape) if training else None
         return y
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         xshape, cols, wmat, wshape = self._need_cache()
         n, c, h, w = xshape
         _, _, ho, wo = grad.shape
@@ -123,6 +123,8 @@ class Conv2D(Layer):
         self._grads = {"weight": np.matmul(gt, cols.transpose(0, 2, 1)).reshape(wshape)}
         if self.use_bias:
             self._grads["bias"] = grad.sum(axis=(0, 2, 3))
+        if not input_grad:
+            return None
         kh, kw = self.kernel_size
         dcols = np.matmul(wmat.transpose(0, 2, 1), gt).reshape(c, kh, kw, n, ho, wo)
         ph, pw = self.padding

@@ -50,9 +50,9 @@ class Dense(Layer):
         self._cache = (x, w) if training else None
         return y
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         x, w = self._need_cache()
         self._grads = {"weight": grad.T @ x}
         if self.use_bias:
             self._grads["bias"] = grad.sum(axis=0)
-        return grad @ w
+        return grad @ w if input_grad else None

@@ -41,5 +41,5 @@ class Dropout(Layer):
         self._cache = mask
         return x * mask
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         return grad * self._need_cache()

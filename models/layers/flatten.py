@@ -24,5 +24,5 @@ class Flatten(Layer):
         self._cache = x.shape if training else None
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         return grad.reshape(self._need_cache())

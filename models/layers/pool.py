@@ -61,7 +61,7 @@ class MaxPool2D(_Pool2D):
         self._cache = (x.shape, x.dtype, arg, slices) if training else None
         return y
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         shape, dtype, arg, slices = self._need_cache()
         dx = np.zeros(shape, dtype=np.result_type(dtype, grad.dtype))
         for k, (si, sj) in enumerate(slices):
@@ -84,7 +84,7 @@ class AvgPool2D(_Pool2D):
         self._cache = (x.shape, x.dtype, slices) if training else None
         return y
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         shape, dtype, slices = self._need_cache()
         dx = np.zeros(shape, dtype=np.result_type(dtype, grad.dtype))
         g = grad / len(slices)

@@ -13,9 +13,10 @@ never the loop itself.  ``models.train.train`` drives one instance per run, in t
             #     x = layer.forward(x, training=True, params=p)
             #     x = method.activation(i, x, training=True)
             # loss = mean softmax cross-entropy of x; g = dloss/dlogits
-            # backward, layer i = L-1 .. 0 (model.backward(g, hooks=method)):
+            # backward, layer i = L-1 .. f (model.backward(g, hooks=method, input_grad=False)),
+            # f = the first layer with parameters (nothing below it needs a gradient):
             #     g = method.error(i, g)        # gradient w.r.t. layer i's (hooked) output
-            #     g = layer.backward(g)
+            #     g = layer.backward(g, input_grad=i > f)
             # for each layer with params, for each name:
             #     grad = method.param_grad(layer, name, layer.grads()[name])
             # optimizer updates the latent arrays layer.params()[name] in place
@@ -48,7 +49,8 @@ Contracts of the hooks (the base class implements each as the identity, i.e. flo
 ``error(layer_index, g) -> g``
     Called on the gradient with respect to layer ``layer_index``'s output before that layer's
     backward: quantize back-propagated errors (Gupta et al. 2015) or mask a straight-through
-    estimator here.  ``g`` has the shape of the layer's output.
+    estimator here.  ``g`` has the shape of the layer's output.  Not called for the layers
+    below the first layer with parameters (their gradients are never computed).
 ``param_grad(layer, name, grad) -> grad``
     Called on each parameter gradient before the optimizer sees it: gradient quantization,
     the ``|w| <= 1`` STE mask, per-layer learning-rate scaling (BinaryConnect).

@@ -219,3 +219,18 @@ def test_copy_is_deep():
     c = m.copy()
     c.params()["dense1/weight"][...] = 0
     assert np.any(m.params()["dense1/weight"] != 0)
+
+
+def test_backward_without_input_grad_gives_the_same_parameter_gradients(rng):
+    """input_grad=False stops at the first layer with parameters and changes no gradient."""
+    for name in ("digits-cnn", "digits-mlp"):
+        m = zoo.get(name, seed=2)
+        x = rng.random((5, 1, 8, 8)).astype(np.float32)
+        _, g = softmax_cross_entropy(m.forward(x, training=True), rng.integers(0, 10, 5))
+        full = m.backward(g)
+        assert full.shape == x.shape
+        grads = {f"{lay.name}/{k}": v.copy() for lay in m.layers for k, v in lay.grads().items()}
+        assert m.backward(g, input_grad=False) is None
+        for lay in m.layers:
+            for k, v in lay.grads().items():
+                assert_array_equal(v, grads[f"{lay.name}/{k}"])

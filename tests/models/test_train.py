@@ -138,7 +138,7 @@ def test_hooks_are_called_in_the_documented_order():
     step = [("begin", 0),
             ("act", 0, True), ("fparams", "dense1", True), ("act", 1, True), ("act", 2, True),
             ("fparams", "dense2", True), ("act", 3, True),
-            ("err", 3), ("err", 2), ("err", 1), ("err", 0),
+            ("err", 3), ("err", 2), ("err", 1),   # flatten1 (index 0) needs no gradient
             ("pgrad", "dense1", "weight"), ("pgrad", "dense1", "bias"),
             ("pgrad", "dense2", "weight"), ("pgrad", "dense2", "bias"),
             ("after", "dense1"), ("after", "dense2"), ("end", 0)]
