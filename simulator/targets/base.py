@@ -330,7 +330,8 @@ class Target:
     # -- reporting -----------------------------------------------------------------------------
     def summary(self) -> dict:
         """Key figures for ``lowbit targets``: kind, clock, native lanes, MAC energies, peak
-        throughput at the default operand types, memory, and the FPGA device budget."""
+        throughput at the default operand types (for FPGAs: MAC units of those operands that
+        fit the usable DSPs/LUTs), memory, and the FPGA device budget."""
         ar = self.arithmetic
         out: dict[str, Any] = {"name": self.name, "kind": self.kind,
                                "clock_mhz": self.clock_hz / 1e6,
@@ -346,9 +347,15 @@ class Target:
             peak = self.macs_per_cycle(w, x)
         except (TypeError, ValueError):
             peak = math.nan
+        if self.fpga is not None and not math.isnan(peak):
+            # The whole device: as many MAC units of the default operands as its usable DSPs
+            # and LUTs allow.
+            dsp_u, lut_u = self.fpga.mac_unit(as_operand(w), as_operand(x), ar.multiplier)
+            dev, u = self.fpga.budget, self.fpga.utilization
+            peak = math.floor(min(dev.dsp * u / dsp_u if dsp_u else math.inf,
+                                  dev.lut * u / lut_u if lut_u else math.inf))
         out["peak_macs_per_cycle"] = peak
-        if self.fpga is None:
-            out["peak_gmacs"] = peak * self.clock_hz / 1e9
+        out["peak_gmacs"] = peak * self.clock_hz / 1e9
         out["memory"] = ", ".join(m.name for m in self.memory)
         if self.fpga is not None:
             dev = self.fpga.budget

@@ -39,8 +39,15 @@ def test_shared_summary_has_key_figures(target):
     assert s["peak_macs_per_cycle"] >= 1
     assert s["mac_pj_int8"] > 0
     assert math.isnan(s["mac_pj_fp32"]) == (not target.supports("fp32", "fp32"))
+    assert s["peak_gmacs"] == s["peak_macs_per_cycle"] * target.clock_hz / 1e9
     if target.kind == "fpga":
         assert s["dsp"] == target.device.dsp and s["lut"] == target.device.lut
+
+
+def test_fpga_peak_is_the_whole_device():
+    """int8 on DSP48E2: 2 MACs x floor(0.8 x 1728) DSPs; binary on LUTs: 0.8 x 230400."""
+    assert DSP.summary()["peak_macs_per_cycle"] == math.floor(1728 * 0.8 * 2)
+    assert LUT.summary()["peak_macs_per_cycle"] == math.floor(230_400 * 0.8)
 
 
 def test_shared_toml_round_trip(target, tmp_path):
