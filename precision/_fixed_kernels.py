@@ -339,3 +339,35 @@ def requantize_parallel(vs, out, shift, wl, signed, rmode, omode, nsat, start):
     """``requantize_serial`` over threads."""
     for i in prange(vs.size):
         out[i] = requantize_one(vs[i], shift, wl, signed, rmode, omode, nsat, start, i)
+
+
+@njit_serial
+def quantize_float_per_element_fl(xs, fls, out, wl, signed, rmode, omode, nsat, start):
+    """``quantize_float_serial`` with one fl per element (dynamic fixed point groups)."""
+    nan_count = 0
+    for i in range(xs.size):
+        x = np.float64(xs[i])
+        if x != x:
+            nan_count += 1
+            out[i] = 0
+        else:
+            fl = fls[i]
+            out[i] = quantize_one(x, math.ldexp(1.0, fl), fl, wl, signed, rmode, omode, nsat,
+                                  start, i)
+    return nan_count
+
+
+@njit_parallel
+def quantize_float_per_element_fl_parallel(xs, fls, out, wl, signed, rmode, omode, nsat, start):
+    """``quantize_float_per_element_fl`` over threads."""
+    nan_count = 0
+    for i in prange(xs.size):
+        x = np.float64(xs[i])
+        if x != x:
+            nan_count += 1
+            out[i] = 0
+        else:
+            fl = fls[i]
+            out[i] = quantize_one(x, math.ldexp(1.0, fl), fl, wl, signed, rmode, omode, nsat,
+                                  start, i)
+    return nan_count
