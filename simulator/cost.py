@@ -22,7 +22,9 @@ The model (every figure for the whole batch; docs/targets.md states it with its 
 * **Memory energy.** Weights read once per batch from the nearest memory level that holds all
   the network's weights; each layer's input read and output written once per sample at the
   nearest level holding the largest per-sample input+output pair.
-* **Cycles.** CPU/ASIC: ``ceil(MACs / macs_per_cycle)`` at the lane, layers in sequence.  FPGA:
+* **Cycles.** CPU/ASIC: ``max(ceil(MACs / macs_per_cycle), streaming cycles)`` -- a roofline
+  whose memory side is the layer's weight and activation bytes at their levels' bandwidths
+  (``bound`` says which side won) -- layers in sequence.  FPGA:
   one engine per layer with reuse factor R (``simulator.targets._allocation``); a layer's cycles
   are ``batch * ceil(macs / units)``; the total is the pipeline latency
   ``sum(per-sample cycles) + (batch - 1) * max(per-sample cycles)``.
@@ -73,6 +75,7 @@ class LayerCost:
     memory_energy_pj: float
     cycles: int
     latency_s: float
+    bound: str            # "compute" or "memory": which side of the roofline set the cycles
     weight_bytes: int
     activation_bytes: int
     dsp: int
@@ -202,6 +205,12 @@ def _scale_bits(fmt, shape: tuple[int, ...]) -> int:
     return n * SCALE_BITS
 
 
+def _stream_cycles(nbytes: float, level, clock_hz: float) -> float:
+    """Clock cycles to move ``nbytes`` at the level's bandwidth (0 when it has none)."""
+    bw = level.bandwidth_bytes_per_s
+    return 0.0 if bw is None else nbytes * clock_hz / bw
+
+
 def _fused_outputs(graph) -> dict[str, str]:
     """Layer name -> the last node fused into it (its stored output)."""
     out, current = {}, None
@@ -302,17 +311,26 @@ def estimate_cost(graph, qconfig=None, target: str | Target = "cpu-int8", batch:
                   + batch * (r["in_bytes"] + r["out_bytes"]) * act_level.pj_per_byte)
         if allocs is None:
             cycles = math.ceil(macs / tgt.macs_per_cycle(w, a))
+            # Roofline: the layer cannot finish before its bytes have streamed in and out.
+            memory_cycles = math.ceil(
+                _stream_cycles(r["weight_bytes"], weight_level, tgt.clock_hz)
+                + _stream_cycles(batch * (r["in_bytes"] + r["out_bytes"]), act_level,
+                                 tgt.clock_hz))
+            bound = "memory" if memory_cycles > cycles else "compute"
+            cycles = max(cycles, memory_cycles)
             dsp = lut = bram = 0
             layer_fits = True
         else:
             al = allocs[i]
             cycles, dsp, lut, bram = batch * al.cycles, al.dsp, al.lut, al.bram
+            bound = "compute"  # weights on chip, one word per MAC unit per clock
             layer_fits = dsp <= limit[0] and lut <= limit[1] and bram <= limit[2]
         records.append(LayerCost(
             layer=node.name, op=node.op, weights=w.label, activations=a.label,
             lane=tgt.lane(w, a).label, storage=r["scheme"], macs=macs,
             energy_pj=compute + memory, compute_energy_pj=compute, memory_energy_pj=memory,
-            cycles=cycles, latency_s=cycles / tgt.clock_hz, weight_bytes=r["weight_bytes"],
+            cycles=cycles, latency_s=cycles / tgt.clock_hz, bound=bound,
+            weight_bytes=r["weight_bytes"],
             activation_bytes=math.ceil(batch * r["out_bytes"]), dsp=dsp, lut=lut, bram=bram,
             fits=layer_fits))
 
@@ -334,7 +352,8 @@ def estimate_cost(graph, qconfig=None, target: str | Target = "cpu-int8", batch:
         macs=total_of("macs"), energy_pj=total_of("energy_pj"),
         compute_energy_pj=total_of("compute_energy_pj"),
         memory_energy_pj=total_of("memory_energy_pj"), cycles=total_cycles,
-        latency_s=total_cycles / tgt.clock_hz, weight_bytes=total_of("weight_bytes"),
+        latency_s=total_cycles / tgt.clock_hz,
+        bound="memory" if any(rec.bound == "memory" for rec in records) else "compute", weight_bytes=total_of("weight_bytes"),
         activation_bytes=total_of("activation_bytes"), dsp=total_of("dsp"), lut=total_of("lut"),
         bram=total_of("bram"), fits=net_fits and all(rec.fits for rec in records))
     return Cost(target=tgt.name, batch=batch, layers=tuple(records), total=total,

@@ -6,7 +6,7 @@ Energies are Horowitz's per-operation figures (Fig. 1.1.9 of the paper: "rough e
 various operations in 45nm 0.9V"); widths between and beyond them follow the scaling rule of
 :class:`~simulator.targets.base.Energy` (a modelling assumption).  The datapath is custom, so a
 MAC is priced at the operands' own widths.  Throughput is a stated assumption: a 16×16 array of
-MAC units at 1 GHz (it sets cycles and latency only, never energy).
+MAC units at 1 GHz fed from SRAM without stalls, DRAM at 12.8 GB/s (cycles and latency only).
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ DRAM_PJ_PER_BYTE = 1300.0 / 8
 REGISTER_PJ_PER_BYTE = 1.0 / 4
 #: Modelling assumption: a register file of 32 words of 32 bits.
 REGISTER_BYTES = 128
+#: Modelling assumption: the ASIC's DRAM is one LPDDR4-3200 x32 channel, 3200 MT/s × 4 bytes
+#: = 12.8 GB/s (JEDEC JESD209-4 data rate); its SRAMs are sized to feed the MAC array.
+DRAM_BYTES_PER_S_LPDDR4 = 3200e6 * 4
 #: Horowitz 2014, same figure: the instruction overhead of a simple 45 nm in-order core is about
 #: 70 pJ per instruction (fetch, decode, register file, control), against 0.1 pJ for the add.
 INSTRUCTION_PJ_45NM = 70.0
@@ -70,11 +73,12 @@ ASIC_45NM = Target(
     energy=horowitz_energy(),
     memory=(
         MemoryLevel("register", REGISTER_PJ_PER_BYTE, REGISTER_BYTES,
-                    "Han et al. 2015, Fig. 1; capacity: assumption"),
-        MemoryLevel("sram_8kb", SRAM_8KB_PJ_PER_BYTE, 8 * 1024, HOROWITZ),
-        MemoryLevel("sram_32kb", SRAM_32KB_PJ_PER_BYTE, 32 * 1024, HOROWITZ),
-        MemoryLevel("sram_1mb", SRAM_1MB_PJ_PER_BYTE, 1024 * 1024, HOROWITZ),
-        MemoryLevel("dram", DRAM_PJ_PER_BYTE, None, HOROWITZ + ", low end of 1.3-2.6 nJ"),
+                    source="Han et al. 2015, Fig. 1; capacity: assumption"),
+        MemoryLevel("sram_8kb", SRAM_8KB_PJ_PER_BYTE, 8 * 1024, source=HOROWITZ),
+        MemoryLevel("sram_32kb", SRAM_32KB_PJ_PER_BYTE, 32 * 1024, source=HOROWITZ),
+        MemoryLevel("sram_1mb", SRAM_1MB_PJ_PER_BYTE, 1024 * 1024, source=HOROWITZ),
+        MemoryLevel("dram", DRAM_PJ_PER_BYTE, None, DRAM_BYTES_PER_S_LPDDR4,
+                    HOROWITZ + ", low end of 1.3-2.6 nJ; bandwidth: assumption (LPDDR4-3200 x32)"),
     ),
     description="45 nm reference ASIC: Horowitz 2014 energies, 256 MACs/cycle at 1 GHz",
     source=HOROWITZ,

@@ -4,8 +4,8 @@ wrapping accumulators, and XNOR + popcount on 64-bit words for binary layers.
 
 Throughput: MACs per cycle = lanes per instruction × instructions per cycle, from the
 instruction tables (uops.info measurements for Cascade Lake; Intel 64 and IA-32 Architectures
-Optimization Reference Manual for the port counts).  Memory stalls are not modelled (a
-compute-bound roofline).  Energy: the 45 nm Horowitz 2014 scale (asic.py) for the arithmetic
+Optimization Reference Manual for the port counts).  Cycles are the larger of the compute
+cycles and the time to stream the layer's bytes at the cache/DRAM bandwidths (a roofline).  Energy: the 45 nm Horowitz 2014 scale (asic.py) for the arithmetic
 at the *lane* width plus a per-instruction overhead of 70 pJ shared by the lanes (Horowitz
 2014) -- a modelling assumption that puts the CPU on the same scale as the other targets, not a
 measurement of a 14 nm Xeon.
@@ -40,13 +40,23 @@ TERNARY_LANES, TERNARY_INSTRUCTIONS = 32, 3
 ZMM_BYTES = 32 * 64
 #: Cache sizes per core (Intel ARK, Xeon Gold 6248: 32 KB L1D, 1 MB L2 per core).
 L1D_BYTES, L2_BYTES = 32 * 1024, 1024 * 1024
+#: Peak cache bandwidths of a Skylake-SP/Cascade Lake core: L1D two 64-byte loads per cycle,
+#: L2 64 bytes per cycle (Intel 64 and IA-32 Architectures Optimization Reference Manual,
+#: Skylake Server microarchitecture, cache hierarchy table).
+L1D_BYTES_PER_CYCLE, L2_BYTES_PER_CYCLE = 128, 64
+#: DRAM: six DDR4-2933 channels of 8 bytes (Intel ARK, Xeon Gold 6248) = 140.8 GB/s per socket,
+#: shared by 20 cores; one core is given its fair share (modelling assumption).
+DRAM_BYTES_PER_S = 6 * 2933e6 * 8 / 20
 
 _CPU_MEMORY = (
     MemoryLevel("register", REGISTER_PJ_PER_BYTE, ZMM_BYTES,
-                "Han et al. 2015, Fig. 1 (45 nm); capacity: 32 zmm registers"),
-    MemoryLevel("l1", SRAM_32KB_PJ_PER_BYTE, L1D_BYTES, HOROWITZ + ", 32 KB cache"),
-    MemoryLevel("l2", SRAM_1MB_PJ_PER_BYTE, L2_BYTES, HOROWITZ + ", 1 MB cache"),
-    MemoryLevel("dram", DRAM_PJ_PER_BYTE, None, HOROWITZ + ", low end of 1.3-2.6 nJ"),
+                source="Han et al. 2015, Fig. 1 (45 nm); capacity: 32 zmm registers"),
+    MemoryLevel("l1", SRAM_32KB_PJ_PER_BYTE, L1D_BYTES, L1D_BYTES_PER_CYCLE * CLOCK_HZ,
+                HOROWITZ + ", 32 KB cache; bandwidth: Intel Optimization Manual"),
+    MemoryLevel("l2", SRAM_1MB_PJ_PER_BYTE, L2_BYTES, L2_BYTES_PER_CYCLE * CLOCK_HZ,
+                HOROWITZ + ", 1 MB cache; bandwidth: Intel Optimization Manual"),
+    MemoryLevel("dram", DRAM_PJ_PER_BYTE, None, DRAM_BYTES_PER_S,
+                HOROWITZ + ", low end of 1.3-2.6 nJ; bandwidth: ARK, fair share of 20 cores"),
 )
 _CPU_ENERGY = horowitz_energy(
     instruction_pj=INSTRUCTION_PJ_45NM,

@@ -53,8 +53,8 @@ _SOURCE = "Xilinx UG579, WP486, UG573, DS891; Kuon & Rose 2007; " + HOROWITZ
 def _memory(device: str) -> tuple[MemoryLevel, ...]:
     return (
         MemoryLevel("bram", BRAM_PJ_PER_BYTE, get_device(device).bram_bytes,
-                    "assumption: Horowitz 8 KB SRAM per byte; capacity: DS891 BRAM tiles"),
-        MemoryLevel("dram", DRAM_PJ_PER_BYTE, None, HOROWITZ + ", low end of 1.3-2.6 nJ"),
+                    source="assumption: Horowitz 8 KB SRAM per byte; capacity: DS891 BRAM tiles"),
+        MemoryLevel("dram", DRAM_PJ_PER_BYTE, None, source=HOROWITZ + ", low end of 1.3-2.6 nJ"),
     )
 
 

@@ -88,6 +88,7 @@ def test_dense_784x300_int8_on_asic_45nm(rng):
     assert rec.memory_energy_pj == approx(235_200 * 12.5 + (784 + 300) * 1.25)
     assert rec.energy_pj == approx(784 * 300 * 0.3 + 235_200 * 12.5 + 1084 * 1.25)
     assert rec.cycles == math.ceil(235_200 / 256) == 919 and rec.latency_s == 919 / 1e9
+    assert rec.bound == "compute"  # SRAM feeds the array without stalls (assumption)
     assert (rec.weights, rec.activations, rec.lane, rec.storage) == ("int8", "int8", "int32",
                                                                       "dense")
     assert c.total.energy_pj == rec.energy_pj and c.total.fits
@@ -104,15 +105,35 @@ def test_layer_accumulator_sets_the_add_width_on_custom_datapaths(rng):
 
 
 def test_dense_784x300_int8_on_cpu_int8(rng):
-    """VPDPBUSD: 128 MACs/cycle at 2.5 GHz; 0.3 pJ + 70 pJ / 64 lanes per MAC; weights in the
-    1 MB L2 (12.5 pJ/B), activations in registers (0.25 pJ/B)."""
+    """VPDPBUSD: 128 MACs/cycle at 2.5 GHz = 1838 cycles, but the 235,200 weight bytes stream
+    from L2 at 64 B/cycle = 3675 cycles: memory-bound.  0.3 pJ + 70 pJ / 64 lanes per MAC;
+    weights in the 1 MB L2 (12.5 pJ/B), activations in registers (0.25 pJ/B)."""
     c = estimate_cost(dense(rng), q8(), "cpu-int8")
     rec = c["fc1"]
-    assert rec.cycles == math.ceil(235_200 / 128) == 1838
-    assert rec.latency_s == 1838 / 2.5e9
+    assert math.ceil(235_200 / 128) == 1838 < rec.cycles == 235_200 // 64 == 3675
+    assert rec.bound == "memory" and rec.latency_s == 3675 / 2.5e9
     assert rec.compute_energy_pj == approx(235_200 * (0.2 + 0.1 + 70 / 64))
     assert (c.weight_level, c.activation_level) == ("l2", "register")
     assert rec.memory_energy_pj == approx(235_200 * 12.5 + 1084 * 0.25)
+
+
+def test_fp32_lenet_streams_weights_from_dram(rng):
+    """LeNet-300-100 in fp32 (1,065,200 weight bytes) overflows the 1 MB L2: its weights come
+    from DRAM at a core's fair share, 140.8 GB/s / 20 cores (Intel ARK), 162.5 pJ/B."""
+    g = Graph((784,))
+    g.add("fc1", "dense", weight=rng.normal(size=(300, 784)))
+    g.add("r1", "relu")
+    g.add("fc2", "dense", weight=rng.normal(size=(100, 300)))
+    g.add("r2", "relu")
+    g.add("fc3", "dense", weight=rng.normal(size=(10, 100)))
+    c = estimate_cost(g, QConfig.float(), "cpu-fp32")
+    assert c.total.weight_bytes == 4 * 266_200 and c.weight_level == "dram"
+    assert c.activation_level == "l1"  # (784 + 300) * 4 bytes > the 2 KB of zmm registers
+    fc1 = c["fc1"]
+    dram_bw, l1_bw = 6 * 2933e6 * 8 / 20, 128 * 2.5e9
+    streamed = 940_800 * 2.5e9 / dram_bw + (784 + 300) * 4 * 2.5e9 / l1_bw
+    assert fc1.cycles == math.ceil(streamed) > math.ceil(235_200 / 32) and fc1.bound == "memory"
+    assert fc1.memory_energy_pj == approx(940_800 * 162.5 + (784 + 300) * 4 * 2.5)
 
 
 def test_bias_costs_one_accumulator_add_per_output(rng):
