@@ -353,7 +353,8 @@ def estimate_cost(graph, qconfig=None, target: str | Target = "cpu-int8", batch:
         compute_energy_pj=total_of("compute_energy_pj"),
         memory_energy_pj=total_of("memory_energy_pj"), cycles=total_cycles,
         latency_s=total_cycles / tgt.clock_hz,
-        bound="memory" if any(rec.bound == "memory" for rec in records) else "compute", weight_bytes=total_of("weight_bytes"),
+        bound="memory" if any(rec.bound == "memory" for rec in records) else "compute",
+        weight_bytes=total_of("weight_bytes"),
         activation_bytes=total_of("activation_bytes"), dsp=total_of("dsp"), lut=total_of("lut"),
         bram=total_of("bram"), fits=net_fits and all(rec.fits for rec in records))
     return Cost(target=tgt.name, batch=batch, layers=tuple(records), total=total,
