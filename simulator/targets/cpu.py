@@ -6,9 +6,9 @@ Throughput: MACs per cycle = lanes per instruction × instructions per cycle, fr
 instruction tables (uops.info measurements for Cascade Lake; Intel 64 and IA-32 Architectures
 Optimization Reference Manual for the port counts).  Cycles are the larger of the compute
 cycles and the time to stream the layer's bytes at the cache/DRAM bandwidths (a roofline).
-Energy: the 45 nm Horowitz 2014 scale (asic.py) for the arithmetic at the *lane* width plus a per-instruction overhead of 70 pJ shared by the lanes (Horowitz
-2014) -- a modelling assumption that puts the CPU on the same scale as the other targets, not a
-measurement of a 14 nm Xeon.
+Energy: the 45 nm Horowitz 2014 scale (asic.py) for the arithmetic at the *lane* width plus a
+per-instruction overhead of 70 pJ shared by the lanes (Horowitz 2014) -- a modelling assumption
+that puts the CPU on the same scale as the other targets, not a measurement of a 14 nm Xeon.
 """
 
 from __future__ import annotations
