@@ -147,3 +147,27 @@ def naive_fixed_requantize(values, fl: int, fmt, key: int = 0) -> np.ndarray:
         y = Fraction(int(v)) * Fraction(2) ** (fmt.fl - fl)
         out.append(naive_fixed_exact(y, fmt, naive_uniform_bits(key, i)))
     return np.array(out, dtype=object).astype(fmt.code_dtype).reshape(arr.shape)
+
+
+def naive_overflows(x: float, fl: int, wl: int, signed: bool) -> bool:
+    """True when the real value x lies outside [min_code, max_code] * 2**-fl."""
+    if math.isnan(x):
+        return False
+    if math.isinf(x):
+        return True
+    lo, hi = (-(1 << (wl - 1)), (1 << (wl - 1)) - 1) if signed else (0, (1 << wl) - 1)
+    y = Fraction(x) * Fraction(2) ** fl
+    return not lo <= y <= hi
+
+
+def naive_group_fl(values, wl: int, signed: bool, rate: float,
+                   fl_range=range(-1100, 1200)) -> int | None:
+    """The largest fl in fl_range with at most floor(rate * n) overflows (brute force);
+    None when every fl in the range qualifies (unbounded)."""
+    values = list(values)
+    allowed = math.floor(Fraction(rate) * len(values))
+    ok = [fl for fl in fl_range
+          if sum(naive_overflows(v, fl, wl, signed) for v in values) <= allowed]
+    if ok and ok[-1] == fl_range[-1]:
+        return None
+    return ok[-1] if ok else min(fl_range)
