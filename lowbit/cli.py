@@ -116,8 +116,10 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
                        help="local Dask worker processes (default 2; 0 = no Dask, this process)")
     group.add_argument("--scheduler", default=None,
                        help="address of a running dask scheduler, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--processes", action="store_true",
+                   help="local workers as processes (default for sweep) ")
     p.add_argument("--threads", action="store_true",
-                   help="local workers as threads of this process instead of processes")
+                   help="local workers as threads of this process (default for demo)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -253,7 +255,7 @@ def _cmd_demo(args) -> int:
     from lowbit.demo import run_demo
 
     run_demo(Path(args.out), workers=args.workers, scheduler=args.scheduler,
-             progress=not args.no_progress, processes=not args.threads)
+             progress=not args.no_progress, processes=args.processes)
     return 0
 
 

@@ -62,6 +62,7 @@ def prepare(spec: Spec, store=None, *, progress=True):
         x_eval, y_eval = data.x_test[:spec.samples], data.y_test[:spec.samples]
         x_calib = data.x_train[:spec.calibration]
         provenance = _provenance(spec, data, blob, fp)
+        provenance["float_accuracy"] = float(load_model(blob).evaluate(x_eval, y_eval))
     model = load_model(blob)
     graph = model.to_graph()
     layers = tuple(node.name for node in graph.layers())

@@ -10,7 +10,7 @@ and a distributed sweep give identical results.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,6 +50,8 @@ class Workload:
     x_calib: np.ndarray
     layers: tuple[str, ...]
     seed: int | None = None
+    #: per-worker memo of calibrate() results, keyed by (wl, rounding, overflow)
+    calibrations: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def evaluate(work: Workload, point: dict) -> tuple[dict, dict]:
@@ -99,7 +101,11 @@ def _family_qconfig(work: Workload, point: dict, family: str, wl, acc):
         else:
             fl = wl - point["il"] if "il" in point else "auto"
         if fl == "auto":
-            cal = calibrate(work.graph, work.x_calib, wl=wl, rounding=rounding, overflow=overflow)
+            key = (wl, rounding, overflow)
+            if key not in work.calibrations:  # the same for every target, seed, accumulator
+                work.calibrations[key] = calibrate(work.graph, work.x_calib, wl=wl,
+                                                   rounding=rounding, overflow=overflow)
+            cal = work.calibrations[key]
             return cal if acc is None else _with_accumulator(cal, acc)
         fmt = precision.FixedPoint(il=wl - fl, fl=fl, rounding=rounding, overflow=overflow)
         return QConfig.uniform(fmt, accumulator=acc)
