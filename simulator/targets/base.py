@@ -238,9 +238,10 @@ class Target:
 
         ar = self.arithmetic
         if ar.accumulator_float is not None:
-            import precision
+            from precision import FloatingPoint
 
-            return Accumulator(floating=precision.get(ar.accumulator_float))
+            op = as_operand(ar.accumulator_float)
+            return Accumulator(floating=FloatingPoint(op.exp_bits, op.man_bits))
         return Accumulator(width=ar.accumulator_width, overflow=ar.accumulator_overflow)
 
     def default_formats(self) -> dict:

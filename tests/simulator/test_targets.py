@@ -69,6 +69,12 @@ def test_shared_defaults_are_supported(target):
     assert target.supports(ar.default_weights, ar.default_activations)
     if ar.accumulator_float is None:
         assert target.accumulator == Accumulator(ar.accumulator_width, ar.accumulator_overflow)
+    else:
+        from precision import FloatingPoint
+
+        op = as_operand(ar.accumulator_float)
+        assert target.accumulator == Accumulator(floating=FloatingPoint(op.exp_bits,
+                                                                        op.man_bits))
 
 
 def test_shared_mac_energy_monotone_in_width(target):
