@@ -28,6 +28,8 @@ if str(REPO) not in sys.path:
 from models import datasets, train, zoo  # noqa: E402
 from models.datasets import Dataset  # noqa: E402
 from models.layers import Conv2D, Dense  # noqa: E402
+from models.layers._conv_kernels import col2im  # noqa: E402
+from models.layers.conv import im2col  # noqa: E402
 
 
 def load_data(subset: int | None) -> Dataset:
@@ -105,6 +107,26 @@ def conv_split(batch: int = 64) -> None:
         print(f"  conv {layer.in_channels}->{layer.out_channels} on {shape}: forward+backward "
               f"{t_total * 1e3:.1f} ms, of which GEMMs {t_gemm * 1e3:.1f} ms "
               f"(total / GEMM = {t_total / t_gemm:.2f})")
+        # col2im: the Numba kernel vs kh*kw strided numpy adds; im2col vs a plain copy
+        kh, kw = layer.kernel_size
+        ho, wo = y.shape[2:]
+        dcols = cols.reshape(layer.in_channels, kh, kw, shape[0], ho, wo)
+        dx = np.zeros(shape, np.float32)
+        t_numba = best_of(lambda: col2im(dcols, kh, kw, 1, 1, 0, 0, 1, 1, dx), 10)
+        dxt = np.zeros((shape[1], shape[0], *shape[2:]), np.float32)
+
+        def numpy_col2im():
+            for i in range(kh):
+                for j in range(kw):
+                    dxt[:, :, i:i + ho, j:j + wo] += dcols[:, i, j]
+
+        t_numpy = best_of(numpy_col2im, 10)
+        scratch = np.empty_like(cols)
+        t_im2col = best_of(lambda: im2col(x, (kh, kw), (1, 1), (0, 0), (1, 1), ho, wo,
+                                          np.float32), 10)
+        t_copy = best_of(lambda: np.copyto(scratch, cols), 10)
+        print(f"    col2im numpy / Numba = {t_numpy / t_numba:.2f}; "
+              f"im2col (numpy) / np.copyto of the columns = {t_im2col / t_copy:.2f}")
 
 
 def main(argv=None) -> None:

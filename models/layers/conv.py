@@ -2,14 +2,15 @@
 
 Computed as im2col + one GEMM per group.  The column matrix is laid out ``(C, kh, kw, N, Ho, Wo)``
 so that each group's block ``(C/G * kh * kw, N * Ho * Wo)`` is contiguous and the whole batch
-is a single BLAS call; im2col and col2im are ``kh * kw`` strided slice copies, which numpy
-already does at memory speed (benchmarks/bench_train.py measures the split).
+is a single BLAS call; im2col is ``kh * kw`` strided numpy copies, col2im a Numba loop
+(``_conv_kernels``; benchmarks/bench_train.py measures both against the alternatives).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from models.layers._conv_kernels import col2im
 from models.layers.base import (Layer, as_rng, check_input, check_positive_int, initializer,
                                 pair)
 
@@ -17,6 +18,22 @@ from models.layers.base import (Layer, as_rng, check_input, check_positive_int, 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     """``floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1``."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def im2col(x: np.ndarray, kernel, stride, padding, dilation, ho: int, wo: int,
+           dtype) -> np.ndarray:
+    """``cols[c, i, j, n, oh, ow] = x[n, c, oh*sh + i*dh - ph, ow*sw + j*dw - pw]`` (zero
+    outside the image), shape ``(C, kh, kw, N, Ho, Wo)``."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    n, c = x.shape[:2]
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+    xt = xp.transpose(1, 0, 2, 3)
+    cols = np.empty((c, kh, kw, n, ho, wo), dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = xt[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                               j * dw:j * dw + sw * (wo - 1) + 1:sw]
+    return cols
 
 
 class Conv2D(Layer):
@@ -78,11 +95,6 @@ class Conv2D(Layer):
             )
         return ho, wo
 
-    def _slices(self, i: int, j: int, ho: int, wo: int) -> tuple[slice, slice]:
-        (sh, sw), (dh, dw) = self.stride, self.dilation
-        return (slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
-                slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
-
     def forward(self, x, training=False, params=None):
         x = check_input(self, x, (4,))
         n, c, h, w = x.shape
@@ -93,15 +105,8 @@ class Conv2D(Layer):
         p = self._forward_params(params)
         weight = p["weight"]
         kh, kw = self.kernel_size
-        ph, pw = self.padding
-        dtype = np.result_type(x.dtype, weight.dtype)
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        cols = np.empty((c, kh, kw, n, ho, wo), dtype=dtype)
-        xt = xp.transpose(1, 0, 2, 3)
-        for i in range(kh):
-            for j in range(kw):
-                si, sj = self._slices(i, j, ho, wo)
-                cols[:, i, j] = xt[:, :, si, sj]
+        cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation, ho, wo,
+                      np.result_type(x.dtype, weight.dtype))
         g = self.groups
         og = self.out_channels // g
         cols = cols.reshape(g, (c // g) * kh * kw, n * ho * wo)
@@ -127,11 +132,6 @@ class Conv2D(Layer):
             return None
         kh, kw = self.kernel_size
         dcols = np.matmul(wmat.transpose(0, 2, 1), gt).reshape(c, kh, kw, n, ho, wo)
-        ph, pw = self.padding
-        dxt = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=dcols.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                si, sj = self._slices(i, j, ho, wo)
-                dxt[:, :, si, sj] += dcols[:, i, j]
-        dx = dxt[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
-        return np.ascontiguousarray(dx)
+        dx = np.zeros((n, c, h, w), dtype=dcols.dtype)
+        col2im(dcols, kh, kw, *self.stride, *self.padding, *self.dilation, dx)
+        return dx
