@@ -1,0 +1,165 @@
+"""popcount, XNOR / ternary popcount GEMMs and sign selection: equal to the integer products."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
+
+from precision import Binary, FixedPoint, QArray, Ternary
+from simulator import Accumulator, ops
+from simulator._popcount import _popcount_python, popcount
+from simulator._xnor_kernels import pack_rows, ternary_gemm, xnor_gemm
+from tests.naive_ops import binary_dot_ref, conv2d_ref, matmul_ref
+
+_EDGES = [0, 1, 2**63, 2**64 - 1, 0x5555_5555_5555_5555, 0xAAAA_AAAA_AAAA_AAAA, 2**32 - 1]
+
+
+@numba.njit
+def _count_all(words):
+    out = np.empty(words.size, np.int64)
+    for i in range(words.size):
+        out[i] = popcount(words[i])
+    return out
+
+
+@given(st.lists(st.one_of(st.integers(0, 2**64 - 1), st.sampled_from(_EDGES)), max_size=40))
+def test_popcount_counts_set_bits(words):
+    arr = np.array(words, dtype=np.uint64)
+    assert_array_equal(_count_all(arr), [bin(w).count("1") for w in words])
+    assert [_popcount_python(w) for w in words] == [bin(w).count("1") for w in words]
+
+
+def _planes(codes):
+    r, k = codes.shape
+    neg = np.empty((r, (k + 63) // 64), np.uint64)
+    nz = np.empty_like(neg)
+    pack_rows(codes.astype(np.int8), neg, nz)
+    return neg, nz
+
+
+@settings(max_examples=60)
+@given(st.integers(0, 5), st.integers(0, 200), st.integers(0, 5), st.integers(0, 2**32 - 1))
+def test_xnor_and_ternary_gemm_equal_integer_products(m, k, n, seed):
+    """Every K across word boundaries (padding bits must not count)."""
+    rng = np.random.default_rng(seed)
+    a = rng.choice([-1, 1], (m, k))
+    b = rng.choice([-1, 1], (n, k))
+    out = np.empty((m, n), np.int64)
+    xnor_gemm(_planes(a)[0], _planes(b)[0], k, out)
+    assert_array_equal(out, a @ b.T)
+    ta, tb = rng.integers(-1, 2, (m, k)), rng.integers(-1, 2, (n, k))
+    (an, az), (bn, bz) = _planes(ta), _planes(tb)
+    ternary_gemm(an, az, bn, bz, out)
+    assert_array_equal(out, ta @ tb.T)
+    if m and n:
+        assert out[0, 0] == binary_dot_ref(ta[0], tb[0])
+
+
+@pytest.mark.parametrize("k", [1, 63, 64, 65, 300])
+def test_binary_matmul_dispatches_to_popcount(rng, k):
+    """ops.matmul on Binary().quantize results: XNOR-popcount, equal to the ±1 products."""
+    qa = Binary().quantize(rng.normal(size=(7, k)))
+    qb = Binary().quantize(rng.normal(size=(k, 5)))
+    stats = {}
+    res = ops.matmul(qa, qb, acc=Accumulator(16), stats=stats)
+    assert stats["path"] == "popcount"
+    assert_array_equal(res.codes, qa.codes.astype(np.int64) @ qb.codes.astype(np.int64))
+    forced = ops.matmul(qa, qb, acc=Accumulator(16), method="int")
+    assert_array_equal(forced.codes, res.codes)
+
+
+def test_ternary_and_mixed_dispatch_to_two_plane_popcount(rng):
+    qa = Ternary().quantize(rng.normal(size=(6, 130)))
+    qb = Ternary().quantize(rng.normal(size=(130, 4)))
+    qbin = Binary().quantize(rng.normal(size=(130, 4)))
+    for other in (qb, qbin):
+        stats = {}
+        res = ops.matmul(qa, other, stats=stats)
+        assert stats["path"] == "popcount"
+        assert_array_equal(res.codes, qa.codes.astype(np.int64) @ other.codes.astype(np.int64))
+
+
+def test_popcount_result_saturates_like_the_reference(rng):
+    """A 4-bit accumulator: popcount sums are exact, then clamped (or wrapped) at the end."""
+    qa = Binary().quantize(rng.normal(size=(5, 40)))
+    qb = Binary().quantize(rng.normal(size=(40, 6)))
+    for overflow in ("wrap", "saturate"):
+        stats = {}
+        res = ops.matmul(qa, qb, acc=Accumulator(4, overflow), stats=stats)
+        ref, events = matmul_ref(qa.codes, qb.codes, 4, overflow)
+        assert_array_equal(res.codes, ref)
+        assert stats["acc_overflow"] == events
+    stepped = ops.matmul(qa, qb, acc=Accumulator(4, "saturate", True))
+    assert_array_equal(stepped.codes, matmul_ref(qa.codes, qb.codes, 4, "saturate", True)[0])
+
+
+def test_weights_are_packed_once(rng):
+    """The packed planes of a weight live in the QArray: a second product reuses them."""
+    qx = Binary().quantize(rng.normal(size=(3, 100)))
+    qw = Binary().quantize(rng.normal(size=(8, 100)))
+    ops.dense(qx, qw)
+    planes = [v for key, v in qw._cache.items() if "simulator.row_planes" in key]
+    assert len(planes) == 1
+    ops.dense(qx, qw)
+    again = [v for key, v in qw._cache.items() if "simulator.row_planes" in key]
+    assert again[0][0] is planes[0][0]
+
+
+def test_xnor_net_scales_factor_out(rng):
+    """Per-channel α of the weights and per-tensor α of the input: codes * scale is the value."""
+    qx = Binary(scale="tensor").quantize(rng.normal(size=(4, 70)))
+    qw = Binary(scale="channel").quantize(rng.normal(size=(6, 70)))
+    res = ops.dense(qx, qw, acc=Accumulator(16))
+    dot = qx.codes.astype(np.int64) @ qw.codes.T.astype(np.int64)
+    assert_array_equal(res.codes, dot)
+    expect = dot * (qx.scale * np.asarray(qw.scale).reshape(1, -1))
+    assert_array_equal(res.codes * res.scale, expect)
+    out = ops.dense(qx, qw, acc=Accumulator(16), out=FixedPoint(8, 8))
+    assert_array_equal(out.codes, FixedPoint(8, 8).quantize(expect).codes)
+
+
+def test_scale_along_the_reduction_is_refused(rng):
+    qa = Binary().quantize(rng.normal(size=(3, 5)))
+    qb = Binary(scale="channel").quantize(rng.normal(size=(5, 4)))  # α per k: not factorable
+    with pytest.raises(ValueError, match=r"qb has a scale that varies along the contracted axis"):
+        ops.matmul(qa, qb)
+
+
+@pytest.mark.parametrize("fmt", [Binary(), Ternary()])
+def test_fixed_times_binary_is_sign_selection(rng, fmt):
+    """Fixed-point activations with binary/ternary weights: adds and subtracts only."""
+    qx = FixedPoint(4, 4).quantize(rng.normal(size=(5, 33)))
+    qw = fmt.quantize(rng.normal(size=(7, 33)))
+    stats = {}
+    res = ops.dense(qx, qw, acc=Accumulator(16), stats=stats)
+    assert stats["path"] == "sign_select"
+    assert_array_equal(res.codes, qx.codes.astype(np.int64) @ qw.codes.T.astype(np.int64))
+    flipped = ops.matmul(Binary().quantize(rng.normal(size=(3, 33))),
+                         FixedPoint(4, 4).quantize(rng.normal(size=(33, 2))), stats=stats)
+    assert stats["path"] == "sign_select"
+    assert flipped.shape == (3, 2)
+
+
+def test_binary_conv_with_padding_counts_zeros(rng):
+    """Zero padding is a ternary 0 for binary activations; the result stays exact."""
+    x = Binary().quantize(rng.normal(size=(2, 3, 5, 5)))
+    w = Binary().quantize(rng.normal(size=(4, 3, 3, 3)))
+    for padding in (0, 1):
+        stats = {}
+        res = ops.conv2d(x, w, padding=padding, stats=stats)
+        ref, _ = conv2d_ref(x.codes, w.codes, padding=(padding, padding))
+        assert_array_equal(res.codes, ref)
+        assert stats["path"] == "popcount"
+
+
+def test_packing_helper_matches_precision_packing(rng):
+    q = Ternary().quantize(rng.normal(size=(3, 130)))
+    neg, nz = _planes(q.codes)
+    packed = q.packed(-1)
+    assert_array_equal(neg, packed.planes[0])
+    assert_array_equal(nz, packed.planes[1])
+    assert isinstance(q, QArray)
