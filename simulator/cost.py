@@ -16,8 +16,9 @@ The model (every figure for the whole batch; docs/targets.md states it with its 
   index format when that is smaller (``precision.sparse``; 8-bit indices for conv, 5-bit for
   dense, Han et al. 2016, sec. 2); shared weights (``params["codebook"]``) as indices plus the
   codebook at the weight width; hashed layers (``params["real_weights"]``) as their real weights;
-  dynamic fixed point adds one 8-bit exponent per group.  Biases at their format's width (fp32
-  when unquantized).  Activation bytes: the layer's stored
+  dynamic fixed point adds one 8-bit exponent per group.  Biases at their format's width; an
+  unset bias format means the accumulator's width for integer layers (the executor rounds such
+  a bias onto the accumulator's grid), fp32 for float ones.  Activation bytes: the layer's stored
   output.
 * **Memory energy.** Weights read once per batch from the nearest memory level that holds all
   the network's weights; each layer's input read and output written once per sample at the
@@ -205,6 +206,21 @@ def _scale_bits(fmt, shape: tuple[int, ...]) -> int:
     return n * SCALE_BITS
 
 
+def _bias_bits(cfg, target: Target, w: Operand, a: Operand) -> int:
+    """Stored bits of one bias: its format's; unset with integer operands, the accumulator
+    width (the executor rounds such a bias onto the accumulator's grid); otherwise fp32."""
+    if cfg.bias is not None:
+        return _bits(cfg.bias)
+    if w.is_float or a.is_float:
+        return FP32_BITS
+    acc = cfg.accumulator
+    if acc is None:
+        ar = target.arithmetic
+        return as_operand(ar.accumulator_float).bits if ar.accumulator_float else \
+            ar.accumulator_width
+    return as_operand(acc.floating).bits if acc.floating is not None else acc.width
+
+
 def _stream_cycles(nbytes: float, level, clock_hz: float) -> float:
     """Clock cycles to move ``nbytes`` at the level's bandwidth (0 when it has none)."""
     bw = level.bandwidth_bytes_per_s
@@ -274,8 +290,7 @@ def estimate_cost(graph, qconfig=None, target: str | Target = "cpu-int8", batch:
         w_stored += _scale_bits(cfg.weights, node.params["weight"].shape)
         bias_bits = 0
         if node.bias is not None:
-            bias_bits = int(node.bias.size) * (_bits(cfg.bias) if cfg.bias is not None
-                                               else FP32_BITS)
+            bias_bits = int(node.bias.size) * _bias_bits(cfg, tgt, w, a)
         out_name = fused[node.name]
         in_elems = math.prod(shapes[node.inputs[0]])
         out_elems = math.prod(shapes[out_name])

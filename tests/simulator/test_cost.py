@@ -137,10 +137,17 @@ def test_fp32_lenet_streams_weights_from_dram(rng):
 
 
 def test_bias_costs_one_accumulator_add_per_output(rng):
-    """Bias: 300 adds at the 32-bit accumulator (0.1 pJ) and 300 fp32 words stored."""
+    """Bias: 300 adds at the 32-bit accumulator (0.1 pJ); with no bias format it is stored on
+    the accumulator's grid (32 bits), with one at that format's width, in fp32 for floats."""
     c = estimate_cost(dense(rng, bias=True), q8(), "asic-45nm")["fc1"]
     assert c.compute_energy_pj == approx(235_200 * 0.3 + 300 * 0.1)
     assert c.weight_bytes == 235_200 + 300 * 4
+    q16 = QConfig(default=LayerConfig(weights=INT8, activations=INT8,
+                                      bias=FixedPoint(il=6, fl=10)), input=INT8)
+    assert estimate_cost(dense(rng, bias=True), q16, "asic-45nm")["fc1"].weight_bytes == \
+        235_200 + 300 * 2
+    fp = estimate_cost(dense(rng, 10, 3, bias=True), QConfig.float(), "cpu-fp32")["fc1"]
+    assert fp.weight_bytes == (30 + 3) * 4
 
 
 def test_float_network_on_cpu_fp32(rng):
