@@ -10,7 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from simulator import _executor_kernels as K
+from simulator._pool_kernels import maxpool
 from simulator.stats import fixed_code_range
+
+
+_WRAPS = ("wrap", "wrap_sign_magnitude")
 
 
 def _is_fixed(v) -> bool:
@@ -24,30 +28,26 @@ def _to_float(v) -> np.ndarray:
 
 
 def _requantize(run, i: int, n, values: np.ndarray, fl: int, ci: int):
-    """Exact integers ``values * 2**-fl`` into the node's output format; counts overflows."""
+    """Exact integers ``values * 2**-fl`` into the node's output format (``ops.cast``: round,
+    then overflow), counting the values whose overflow rule fired."""
+    from precision import FixedPoint
+    from precision.qarray import QArray
+    from simulator import ops
+
     fmt = run.formats[n.name]
     if fmt is None:
         return np.ldexp(values.astype(np.float64), -fl)
     seed = run.key(i, "out", ci) if fmt.is_stochastic else None
-    rng = fixed_code_range(fmt)
-    if rng is None:
+    if not run.collect:
+        if fixed_code_range(fmt) is not None:
+            return fmt.requantize(values, fl, seed=seed)
         return fmt.quantize(np.ldexp(values.astype(np.float64), -fl), seed=seed)
-    if run.collect:
-        run.stats.add_overflow(n.name, out=_count_outside(values, fl, fmt.fl, rng))
-    return fmt.requantize(values, fl, seed=seed)
-
-
-def _count_outside(values: np.ndarray, fl: int, fl_out: int, rng) -> int:
-    """How many exact values ``v * 2**-fl`` lie outside ``[lo, hi] * 2**-fl_out``."""
-    lo, hi = rng
-    s = fl - fl_out
-    if s >= 0:
-        lo, hi = lo << s, hi << s
-    else:  # v * 2**-s > hi  <=>  v > floor(hi / 2**-s)
-        lo, hi = -((-lo) >> -s), hi >> -s
-    big = np.iinfo(np.int64)
-    lo, hi = max(lo, big.min), min(hi, big.max)
-    return int(np.count_nonzero(values < lo) + np.count_nonzero(values > hi))
+    exact = FixedPoint(il=64 - fl, fl=fl)  # holds every int64 value exactly
+    st: dict = {}
+    out = ops.cast(QArray(values.astype(np.int64, copy=False), exact, 2.0 ** -fl), fmt,
+                   seed=seed, stats=st)
+    run.stats.add_overflow(n.name, out=st.get("out_overflow", 0))
+    return out
 
 
 def _quantize_float(run, i: int, n, y: np.ndarray, ci: int):
@@ -108,13 +108,26 @@ def _weighted(run, i, n, ins, ci):
         if _frac_bits(bq) > grid.fl:  # a finer bias is rounded onto the accumulator's grid
             bq = grid.requantize(bq.codes, _frac_bits(bq))
     st: dict = {}
+    act = run.formats[n.name]
+    # Requantizing inside ops saves an int64 pass.  With a fused relu that is exact only for
+    # overflow modes that keep negatives non-positive (relu(Q(v)) == Q(relu(v)) then), and the
+    # overflow count would include values the relu clips: so only when no stats are collected.
+    direct = (not scaled and fixed_code_range(act) is not None
+              and (not fuse or (not run.collect and act.overflow not in _WRAPS)))
+    kwargs = dict(acc=acc, stats=st if run.collect else None)
+    if direct:
+        kwargs.update(out=act, seed=run.key(i, "out", ci) if act.is_stochastic else None)
     if n.op == "dense":
-        res = ops.dense(x, wq, bq, acc=acc, stats=st)
+        res = ops.dense(x, wq, bq, **kwargs)
     else:
         res = ops.conv2d(x, wq, bq, stride=p["stride"], padding=p["padding"],
-                         dilation=p["dilation"], groups=p["groups"], acc=acc, stats=st)
+                         dilation=p["dilation"], groups=p["groups"], **kwargs)
     if run.collect:
-        run.stats.add_overflow(n.name, acc=st.get("acc_overflow", 0))
+        run.stats.add_overflow(n.name, acc=st.get("acc_overflow", 0),
+                               out=st.get("out_overflow", 0) if direct else 0)
+    if direct:
+        return _same(res, np.maximum(res.codes, 0).astype(res.codes.dtype, copy=False)) \
+            if fuse else res
     if _is_fixed(res):
         values = res.codes.astype(np.int64)
         if fuse:
@@ -182,7 +195,7 @@ def _maxpool(run, i, n, ins, ci):
     x = ins[0]
     if _is_fixed(x):
         p = n.params
-        return _same(x, K.pool_max(x.codes, p["kernel"], p["stride"], p["padding"]))
+        return _same(x, maxpool(x.codes, p["kernel"], p["stride"], p["padding"]))
     return _value_path(run, i, n, ins, ci)
 
 

@@ -126,7 +126,7 @@ def _observe(graph: Graph, x: np.ndarray) -> tuple[dict[str, float], dict[str, f
             record(n.name, v)
             if n.name in fused:
                 top[fused[n.name]], low[fused[n.name]] = top[n.name], low[n.name]
-            for s in n.inputs:
+            for s in dict.fromkeys(n.inputs):
                 if last[s] == i:
                     vals.pop(s)
     return top, low

@@ -159,7 +159,7 @@ def simulate_float(graph: Graph, x, *, dtype=np.float64, _all: bool = False):
         vals = {INPUT: arr[start:start + chunk].astype(dtype, copy=False)}
         for i, n in enumerate(graph.nodes):
             vals[n.name] = _float_node(n, [vals[s] for s in n.inputs], dtype)
-            for s in n.inputs:
+            for s in dict.fromkeys(n.inputs):
                 if last[s] == i and s != graph.output.name:
                     vals.pop(s)
         outs.append(vals[graph.output.name])
@@ -273,8 +273,10 @@ class _Run:
             vals[n.name] = self.node(i, n, ins, ci)
             if self.collect:
                 ref[n.name] = _float_node(n, [ref[s] for s in n.inputs])
-                self.stats.add_output(n.name, vals[n.name], ref[n.name])
-            for s in n.inputs:
+                # a fused layer's output is already past its relu
+                self.stats.add_output(n.name, vals[n.name], np.maximum(ref[n.name], 0)
+                                      if n.name in self.fuse_relu else ref[n.name])
+            for s in dict.fromkeys(n.inputs):
                 if self.last[s] == i and s != out_name:
                     vals.pop(s)
                     if self.collect:
