@@ -4,6 +4,7 @@ the simulator's graph IR."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import math
 import os
@@ -249,7 +250,7 @@ class Sequential:
                            for layer in self.layers]}
 
     def save(self, path) -> None:
-        """Write ``path`` (.npz): the architecture as a JSON string under ``"architecture"``,
+        """Write ``path`` (.npz; a path or a writable binary file object): the architecture as a JSON string under ``"architecture"``,
         parameters under ``"params/<layer>/<name>"``, buffers under ``"buffers/<layer>/<name>"``.
         Readable with ``numpy.load(path, allow_pickle=False)``.  ``qconfig`` and ``hooks`` are
         not stored."""
@@ -259,13 +260,29 @@ class Sequential:
                 arrays[f"params/{layer.name}/{key}"] = value
             for key, value in layer.buffers().items():
                 arrays[f"buffers/{layer.name}/{key}"] = value
+        if hasattr(path, "write"):
+            np.savez(path, **arrays)
+            return
         with open(os.fspath(path), "wb") as f:
             np.savez(f, **arrays)
 
+    def to_bytes(self) -> bytes:
+        """The ``.npz`` file :meth:`save` writes, as bytes."""
+        buf = io.BytesIO()
+        self.save(buf)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> "Sequential":
+        """The model whose ``.npz`` bytes are ``blob`` (see :meth:`to_bytes`)."""
+        return cls.load(io.BytesIO(blob))
+
     @classmethod
     def load(cls, path) -> "Sequential":
-        """Read a model written by :meth:`save` (no pickle; every key and shape is checked)."""
-        with np.load(os.fspath(path), allow_pickle=False) as f:
+        """Read a model written by :meth:`save` from a path or a binary file object (no
+        pickle; every key and shape is checked)."""
+        source = path if hasattr(path, "read") else os.fspath(path)
+        with np.load(source, allow_pickle=False) as f:
             if "architecture" not in f.files:
                 raise ValueError(f"{path} is not a lowbit model file: no 'architecture' entry")
             arch = json.loads(str(f["architecture"]))

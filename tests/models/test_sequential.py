@@ -234,3 +234,11 @@ def test_backward_without_input_grad_gives_the_same_parameter_gradients(rng):
         for lay in m.layers:
             for k, v in lay.grads().items():
                 assert_array_equal(v, grads[f"{lay.name}/{k}"])
+
+
+def test_bytes_round_trip(rng):
+    m = small_cnn(seed=5)
+    back = Sequential.from_bytes(m.to_bytes())
+    x = rng.random((3, 1, 6, 6)).astype(np.float32)
+    assert_array_equal(back.forward(x), m.forward(x))
+    assert back.architecture() == m.architecture()

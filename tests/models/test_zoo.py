@@ -71,3 +71,12 @@ def test_unknown_model():
         zoo.get("vgg")
     with pytest.raises(TypeError, match="seed must be an int"):
         zoo.get("lenet-5", seed=1.5)
+
+
+def test_warmup_compiles_the_kernels():
+    import models
+    from models.layers._conv_kernels import col2im
+
+    models.warmup()
+    if hasattr(col2im, "signatures"):   # absent under NUMBA_DISABLE_JIT=1
+        assert len(col2im.signatures) >= 2
