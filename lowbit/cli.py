@@ -212,7 +212,7 @@ def _cmd_formats(args) -> int:
             except (AttributeError, NotImplementedError):
                 continue
             if value is not None and not callable(value):
-                fields.append(f"{name}={_short(value)}")
+                fields.append(f"{name}={value}")  # exact: a range is not to be rounded
         print("    " + ", ".join(fields))
         if hasattr(fmt, "to_hls"):
             try:
