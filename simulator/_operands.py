@@ -46,7 +46,9 @@ def as_operand(q, name: str) -> Operand:
 
     Fixed point: the codes and ``fl``.  Binary/ternary: codes in {-1, 0, 1}, ``fl = 0`` and the
     scale as ``alpha``.  Dynamic fixed point: every group's codes shifted left to the finest
-    group's ``fl`` (exact), so that one ``fl`` holds for the whole operand.
+    group's ``fl`` (exact), so that one ``fl`` holds for the whole operand and the accumulator
+    sums on one grid.  For ``group="tensor"`` nothing moves; for finer groups the accumulator
+    grid is the finest group's (a hardware that aligns per dot product may use a coarser one).
     """
     if not isinstance(q, QArray):
         raise TypeError(f"{name} must be a precision.QArray, got {type(q).__name__}")
@@ -86,8 +88,10 @@ def _dynamic_operand(q: QArray, name: str) -> Operand:
             f"{wl + max_shift} bits (group fl spread {max_shift}); at most 63 fit int64"
         )
     codes = np.left_shift(np.asarray(q.codes, dtype=np.int64), np.broadcast_to(shifts, q.shape))
-    lo = -(1 << (wl - 1)) << max_shift
-    hi = ((1 << (wl - 1)) - 1) << max_shift
+    if fmt.signed:
+        lo, hi = -(1 << (wl - 1)) << max_shift, ((1 << (wl - 1)) - 1) << max_shift
+    else:
+        lo, hi = 0, ((1 << wl) - 1) << max_shift
     return Operand(codes, fl, lo, hi, "dynamic", 1.0, q)
 
 

@@ -204,3 +204,24 @@ def test_large_matmul_paths_agree(rng):
     assert_array_equal(fast.codes, slow.codes)
     exact = a.codes.astype(object) @ b.codes.astype(object)
     assert_array_equal(fast.codes, np.clip(exact, -2**39, 2**39 - 1).astype(np.int64))
+
+
+@pytest.mark.parametrize("group", ["tensor", ("axis", 0), ("axis", 1), ("block", 4)])
+def test_dynamic_fixed_point_groups_are_aligned_exactly(rng, group):
+    """Per-group scales: the result is the exact real product (wide accumulator, no overflow)."""
+    from fractions import Fraction
+
+    from precision import DynamicFixedPoint
+
+    fmt = DynamicFixedPoint(8, group=group)
+    x = rng.normal(size=(3, 10)) * np.array([1, 8, 100])[:, None]
+    qa = fmt.quantize(x)
+    qb = DynamicFixedPoint(6).quantize(rng.normal(size=(10, 2)))
+    res = ops.matmul(qa, qb, acc=Accumulator(64))
+    va = np.vectorize(Fraction, otypes=[object])(qa.to_float())
+    vb = np.vectorize(Fraction, otypes=[object])(qb.to_float())
+    exact = va @ vb
+    got = np.vectorize(Fraction, otypes=[object])(res.to_float())
+    assert (got == exact).all()
+    fls = -np.log2(np.asarray(fmt.expand_scale(qa)))
+    assert res.format.fl == int(fls.max()) + int(-np.log2(qb.scale).max())
