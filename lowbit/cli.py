@@ -156,7 +156,8 @@ def _cmd_simulate(args) -> int:
           f"{what}, target {args.target}")
     from lowbit.point import FIGURES
     for name, value in scalars.items():
-        print(f"  {name:>15} = {value:.6g} {FIGURES[name][0]}")
+        units = FIGURES[name][0]
+        print(f"  {name:>15} = {value:.6g}" + ("" if units == "1" else f" {units}"))
     for k, layer in enumerate(work.layers):
         print(f"  {'sqnr_db':>15} [{layer}] = {layered['sqnr_db'][k]:.2f} dB")
     return 0

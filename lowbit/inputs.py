@@ -108,10 +108,7 @@ def load_model(blob: bytes):
     """A ``models.Sequential`` from the bytes of its .npz file."""
     from models import Sequential
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.npz"
-        path.write_bytes(blob)
-        return Sequential.load(path)
+    return Sequential.from_bytes(blob)
 
 
 def arrays_sha256(blob: bytes) -> str:

@@ -377,3 +377,6 @@ def _check_combinations(axes: dict, seed) -> None:
         if importlib.util.find_spec("models.compress") is None:
             raise SpecError(f"axis {key!r} needs models.compress, which this installation does "
                             f"not have")
+        # refused rather than ignored: a sweep must never drop an axis silently
+        raise SpecError(f"axis {key!r}: compression axes are not wired into the sweep yet "
+                        f"(lowbit/point.py); compress the model first and sweep its .npz")

@@ -93,6 +93,10 @@ def test_missing_required_key(base):
     ({"accumulator": [0]}, r"accumulator=0 is out of range; expected 1 <= accumulator <= 64"),
     ({"sparsity": [1.0]}, r"sparsity=1.0 is out of range; expected 0 <= sparsity < 1"),
     ({"seed": [-1]}, r"seed=-1 is out of range"),
+    ({"sparsity": [0.5]}, r"axis 'sparsity' needs models.compress|axis 'sparsity': compression "
+                          r"axes are not wired"),
+    ({"clusters": [16]}, r"axis 'clusters' needs models.compress|axis 'clusters': compression "
+                         r"axes are not wired"),
 ])
 def test_bad_axes(base, axes, match):
     with pytest.raises(SpecError, match=match):

@@ -99,3 +99,39 @@ def test_report_is_a_self_contained_html(tiny_result, tmp_path):
     assert "Bokeh" in text and "Pareto front" in text and "https://cdn.bokeh.org" not in text
     assert "16 configurations over wl (2), rounding (2), accumulator (2), target (2)" in text
     assert "8 did not run" in text and "fpga-dsp48e2" in text
+
+
+@pytest.fixture(scope="module")
+def work():
+    from lowbit.inputs import prepare
+    from tests.lowbit.conftest import TINY_SPEC
+    return prepare(lb.load_spec(TINY_SPEC), None, progress=False)[0]
+
+
+def test_first_and_last_layer_overrides(work):
+    """first_wl/last_wl keep those layers' weights and activations at their own word length."""
+    from lowbit.point import build_qconfig
+    qc = build_qconfig(work, {"wl": 3, "first_wl": 8, "last_wl": 6})
+    first, last = qc.resolve("dense1"), qc.resolve("dense2")
+    assert first.weights.wl == 8 and first.activations.wl == 8
+    assert last.weights.wl == 6 and last.activations.wl == 6
+    plain = build_qconfig(work, {"wl": 3, "first_wl": 0})
+    assert plain.resolve("dense1").weights.wl == 3
+
+
+def test_explicit_fl_il_and_format_axes(work):
+    """fl / il give one FixedPoint for every tensor; format strings go through precision.get."""
+    import precision
+    from lowbit.point import build_qconfig
+    fmt = build_qconfig(work, {"wl": 8, "fl": 5, "rounding": "floor"}).resolve("dense1").weights
+    assert fmt == precision.FixedPoint(il=3, fl=5, rounding="floor")
+    assert build_qconfig(work, {"wl": 8, "il": 3}).resolve("dense2").activations == \
+        precision.FixedPoint(il=3, fl=5)
+    got = build_qconfig(work, {"format": "ap_fixed<6,2,AP_RND_CONV,AP_SAT>"})
+    assert got.resolve("dense2").weights == precision.get("ap_fixed<6,2,AP_RND_CONV,AP_SAT>")
+
+
+def test_accumulator_axis_sets_every_layer(work):
+    from lowbit.point import build_qconfig
+    qc = build_qconfig(work, {"wl": 8, "accumulator": 20})
+    assert all(qc.resolve(n).accumulator.width == 20 for n in work.layers)
