@@ -187,7 +187,7 @@ def _gemm_2d(qx, qw, qb, acc, out, method, seed, stats, x2d_of, w2d_of, ax, aw, 
                          "products (the scale is applied after the sum); add it after scaling")
     x2d, w2d = x2d_of(xo.codes), w2d_of(wo.codes)
     dtype = np.int64 if out is not None else FixedPoint(il=acc.width, fl=0).code_dtype
-    r = gemm(xo, x2d, wo, w2d, acc, bo, method, count=True, x_planes=x_planes,
+    r = gemm(xo, x2d, wo, w2d, acc, bo, method, count=stats is not None, x_planes=x_planes,
              w_planes=w_planes, out_dtype=dtype)
     alpha = reshape(_outer_alpha(alpha_x, alpha_w, r.contents.shape)) if scaled else None
     return finish(reshape(r.contents), r.fl, r.events, r.path, alpha, acc, out, seed, stats)
@@ -334,6 +334,7 @@ def conv2d(qx: QArray, qw: QArray, qb: QArray | None = None, stride=1, padding=0
         r = gemm(x_cols_op, cols_of(xo.codes, g), wo, w2d, acc,
                  None if bo is None else replace(bo, codes=bo.codes[sl]), method,
                  w_planes=lambda: cached_planes(qw, ("conv", groups, g), w2d),
+                 count=stats is not None,
                  out_dtype=dtype)
         contents[:, sl] = r.contents
         events = -1 if (events < 0 or r.events < 0) else events + r.events
