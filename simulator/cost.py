@@ -16,7 +16,8 @@ The model (every figure for the whole batch; docs/targets.md states it with its 
   index format when that is smaller (``precision.sparse``; 8-bit indices for conv, 5-bit for
   dense, Han et al. 2016, sec. 2); shared weights (``params["codebook"]``) as indices plus the
   codebook at the weight width; hashed layers (``params["real_weights"]``) as their real weights;
-  dynamic fixed point adds one 8-bit exponent per group.  Biases at their format's width; an
+  dynamic fixed point adds one 8-bit exponent per group, scaled binary/ternary one fp32 α per
+  tensor or output channel.  Biases at their format's width; an
   unset bias format means the accumulator's width for integer layers (the executor rounds such
   a bias onto the accumulator's grid), fp32 for float ones.  Activation bytes: the layer's stored
   output.
@@ -188,10 +189,15 @@ def _weight_storage(node, w_bits: int) -> tuple[int, str, int, int]:
 
 
 def _scale_bits(fmt, shape: tuple[int, ...]) -> int:
-    """Bits of the shared exponents of a dynamic fixed-point weight tensor: one
-    ``SCALE_BITS``-bit exponent per group (``group="tensor"``, ``("axis", k)`` or
-    ``("block", n)`` along the last axis, docs/architecture.md); 0 for other formats."""
-    if getattr(fmt, "family", None) != "dynamic_fixed":
+    """Bits of the per-group scales stored with a weight tensor: one ``SCALE_BITS``-bit exponent
+    per group of dynamic fixed point (``group="tensor"``, ``("axis", k)`` or ``("block", n)``
+    along the last axis, docs/architecture.md); one fp32 ``α`` per tensor or per output channel
+    for scaled binary/ternary weights (XNOR-Net, TWN); 0 otherwise."""
+    family = getattr(fmt, "family", None)
+    if family in ("binary", "ternary"):
+        scale = getattr(fmt, "scale", None)
+        return {None: 0, "tensor": FP32_BITS, "channel": shape[0] * FP32_BITS}[scale]
+    if family != "dynamic_fixed":
         return 0
     group = getattr(fmt, "group", "tensor")
     if group == "tensor":

@@ -8,14 +8,10 @@ relative 1e-12.  Counts (MACs, bytes, cycles, DSP/LUT/BRAM) are exact integers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 import pytest
 
-from precision import FixedPoint
-from precision.base import NumberFormat
+from precision import Binary, DynamicFixedPoint, FixedPoint, Ternary
 from precision.codebook import Codebook
 from simulator import Graph, LayerConfig, QConfig, targets
 from simulator.cost import Cost, estimate_cost
@@ -28,30 +24,6 @@ INT32 = FixedPoint(il=16, fl=16)
 
 def approx(x):
     return pytest.approx(x, rel=1e-12, abs=0)
-
-
-@dataclass(frozen=True)
-class OneBit(NumberFormat):
-    """Stand-in for precision.Binary (1 stored bit, family "binary") for costing only."""
-
-    family: ClassVar[str] = "binary"
-
-    @property
-    def bits(self) -> int:
-        return 1
-
-
-@dataclass(frozen=True)
-class GroupedFixed(NumberFormat):
-    """Stand-in for precision.DynamicFixedPoint (family "dynamic_fixed", wl bits, a group)."""
-
-    wl: int = 8
-    group: object = "tensor"
-    family: ClassVar[str] = "dynamic_fixed"
-
-    @property
-    def bits(self) -> int:
-        return self.wl
 
 
 def q8(**layers) -> QConfig:
@@ -208,7 +180,7 @@ def test_fpga_network_too_big_does_not_fit(rng):
 
 def test_fpga_lut_binary_layer(rng):
     """fpga-lut, binary x binary: 1 LUT per MAC unit (XNOR + popcount share)."""
-    qc = QConfig(default=LayerConfig(weights=OneBit(), activations=OneBit()), input=OneBit())
+    qc = QConfig(default=LayerConfig(weights=Binary(), activations=Binary()), input=Binary())
     c = estimate_cost(dense(rng, 256, 64), qc, "fpga-lut", reuse_factor=64)
     rec = c["fc1"]
     units = 256 * 64 // 64
@@ -276,15 +248,35 @@ def test_hashed_layer_stores_its_real_weights(rng):
 ])
 def test_dynamic_fixed_point_stores_one_exponent_per_group(rng, group, scales):
     """Dynamic fixed point: 8-bit codes plus one 8-bit shared exponent per group."""
-    qc = QConfig(default=LayerConfig(weights=GroupedFixed(8, group), activations=INT8),
+    qc = QConfig(default=LayerConfig(weights=DynamicFixedPoint(8, group), activations=INT8),
                  input=INT8)
     rec = estimate_cost(dense(rng), qc, "asic-45nm")["fc1"]
     assert rec.weight_bytes == 235_200 + scales
 
 
+@pytest.mark.parametrize("fmt, extra_bits", [
+    (Binary(scale="tensor"), 32), (Binary(scale="channel"), 300 * 32),
+    (Ternary(), 0), (Ternary(scale="channel"), 300 * 32),
+])
+def test_binary_and_ternary_storage_with_scales(rng, fmt, extra_bits):
+    """1 bit (binary) or 2 bits (ternary) a weight, plus one fp32 alpha per tensor/channel."""
+    qc = QConfig(default=LayerConfig(weights=fmt, activations=INT8), input=INT8)
+    rec = estimate_cost(dense(rng), qc, "asic-45nm")["fc1"]
+    assert rec.weight_bytes == math.ceil((235_200 * fmt.bits + extra_bits) / 8)
+    assert rec.weights == f"int{fmt.bits}"
+
+
+def test_ternary_network_on_cpu_binary_uses_two_bit_planes(rng):
+    """Ternary x ternary: the int2 lane, 32 MACs per cycle (two POPCNTs per 64-bit word)."""
+    qc = QConfig(default=LayerConfig(weights=Ternary(), activations=Ternary()), input=Ternary())
+    rec = estimate_cost(dense(rng, 256, 64), qc, "cpu-binary")["fc1"]
+    assert rec.lane == "int2" and rec.bound == "compute"
+    assert rec.cycles == 256 * 64 // 32 == 512
+
+
 def test_binary_weights_on_cpu_binary(rng):
     """Binary x binary runs on XNOR-popcount lanes (64 MACs/cycle), 1 bit per weight."""
-    qc = QConfig(default=LayerConfig(weights=OneBit(), activations=OneBit()), input=OneBit())
+    qc = QConfig(default=LayerConfig(weights=Binary(), activations=Binary()), input=Binary())
     rec = estimate_cost(dense(rng), qc, "cpu-binary")["fc1"]
     assert rec.lane == "int1" and rec.cycles == math.ceil(235_200 / 64)
     assert rec.weight_bytes == 235_200 // 8 and rec.activation_bytes == math.ceil(300 / 8)
@@ -389,9 +381,14 @@ def test_golden():
 
 
 # -- properties --------------------------------------------------------------------------------
-from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+#: Each example builds a graph and prices it: a third of the profile's examples (50 by default,
+#: 1666 with HYPOTHESIS_PROFILE=slow).
+_PRICED = settings(max_examples=max(10, settings().max_examples // 3))
 
 
+@_PRICED
 @given(n_in=st.integers(1, 64), n_out=st.integers(1, 64), wl=st.integers(2, 16),
        al=st.integers(2, 16), batch=st.integers(1, 4))
 def test_property_dense_on_asic(n_in, n_out, wl, al, batch):
@@ -410,6 +407,7 @@ def test_property_dense_on_asic(n_in, n_out, wl, al, batch):
     assert rec.cycles == math.ceil(rec.macs / 256)
 
 
+@_PRICED
 @given(n_in=st.integers(1, 300), n_out=st.integers(1, 300), reuse=st.integers(1, 5000),
        bits=st.sampled_from([1, 2, 4, 8, 12]))
 def test_property_fpga_allocation(n_in, n_out, reuse, bits):

@@ -474,3 +474,10 @@ def test_property_lane_is_the_narrowest_that_holds(name, a, b):
     assert t.supports(a, b) == bool(holding)
     if holding:
         assert t.lane(a, b).bits == min(h.bits for h in holding)
+
+
+def test_shared_default_formats_run_natively(target):
+    """default_formats() gives precision formats the target supports, and its accumulator."""
+    fmts = target.default_formats()
+    assert target.supports(fmts["weights"], fmts["activations"])
+    assert fmts["accumulator"] == target.accumulator
