@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,15 +172,31 @@ def stratified_split(y: np.ndarray, fractions=(0.6, 0.2), seed: int = 0):
     return tuple(np.sort(np.concatenate(p)) for p in parts)
 
 
+def _digits_file() -> Path:
+    """scikit-learn's ``datasets/data/digits.csv.gz``, located without importing scikit-learn
+    (``sklearn.datasets`` takes seconds to import; the file is all we need)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("load('digits') needs scikit-learn, which ships the data: "
+                                  "pip install scikit-learn")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    if not path.is_file():
+        raise FileNotFoundError(f"scikit-learn's digits file {path} is missing; reinstall "
+                                "scikit-learn")
+    return path
+
+
 @functools.lru_cache(maxsize=1)
 def load_digits() -> Dataset:
     """scikit-learn's digits as a :class:`Dataset` (see :func:`load`).  Cached: a Dataset is
     immutable (its arrays are read-only), so every caller can share one."""
-    from sklearn.datasets import load_digits as _sk_digits
-
-    bunch = _sk_digits()
-    x = (bunch.images.astype(np.float32) / np.float32(16.0)).reshape(-1, 1, 8, 8)
-    y = bunch.target.astype(np.int64)
+    with gzip.open(_digits_file(), "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    if table.shape != (1797, 65) or table[:, :64].min() < 0 or table[:, :64].max() > 16:
+        raise ValueError(f"scikit-learn's digits file has shape {table.shape} or pixel values "
+                         "outside 0..16; expected (1797, 65)")
+    x = (table[:, :64].astype(np.float32) / np.float32(16.0)).reshape(-1, 1, 8, 8)
+    y = table[:, 64]
     tr, va, te = stratified_split(y, seed=DIGITS_SPLIT_SEED)
     return Dataset(x[tr], y[tr], x[va], y[va], x[te], y[te], name="digits", n_classes=10)
 

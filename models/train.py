@@ -4,14 +4,17 @@ training method (``models.methods``) and a per-epoch history as an ``xarray.Data
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from models import methods as _methods
 from models.layers.dropout import Dropout
 from models.optim import get_optimizer, get_schedule
 from models.sequential import Sequential, check_labels, softmax_cross_entropy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
 
 #: Learning rate used when ``lr=None``, per optimizer class name.
 DEFAULT_LR = {"SGD": 0.05, "Adam": 1e-3}
@@ -27,7 +30,7 @@ def _check_int(name: str, value, minimum: int) -> int:
 
 def train(model: Sequential, data, method="float", fmt=None, epochs: int = 1, seed: int = 0,
           batch_size: int = 64, optimizer="sgd", lr: float | None = None, schedule="constant",
-          progress: bool = True, **method_options) -> xr.Dataset:
+          progress: bool = True, **method_options) -> "xr.Dataset":
     """Train ``model`` in place on ``data`` and return the per-epoch history.
 
     Each epoch shuffles the training split (a permutation drawn from ``seed``), runs mini-batches
@@ -192,7 +195,9 @@ _UNITS = {"train_loss": ("nats", "training cross-entropy (running mean over the 
           "seconds": ("s", "wall time of the epoch's training steps")}
 
 
-def _history(record, hooks, seed, fmt, opt, batch_size, model, data, sched, lr) -> xr.Dataset:
+def _history(record, hooks, seed, fmt, opt, batch_size, model, data, sched, lr) -> "xr.Dataset":
+    import xarray as xr  # here: xarray (and pandas) take seconds to import
+
     epochs = len(record["lr"])
     ds = xr.Dataset(
         {k: ("epoch", v, {"units": _UNITS[k][0], "long_name": _UNITS[k][1]})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.layers._conv_kernels import col2im
 from models.layers.base import (Layer, as_rng, check_input, check_positive_int, initializer,
                                 pair)
 
@@ -132,6 +131,10 @@ class Conv2D(Layer):
             return None
         kh, kw = self.kernel_size
         dcols = np.matmul(wmat.transpose(0, 2, 1), gt).reshape(c, kh, kw, n, ho, wo)
+        # imported here: the kernel module imports the precision package (seconds), which
+        # models that never back-propagate into a convolution's input need not pay
+        from models.layers._conv_kernels import col2im
+
         dx = np.zeros((n, c, h, w), dtype=dcols.dtype)
         col2im(dcols, kh, kw, *self.stride, *self.padding, *self.dilation, dx)
         return dx

@@ -27,8 +27,15 @@ def test_digits_layout_and_split():
         assert set(np.unique(y)) == set(range(10))          # stratified: every class
     # stratified 60/20/20: each class's share of train is floor(60%)
     from sklearn.datasets import load_digits
-    counts = np.bincount(load_digits().target)
+    sk = load_digits()
+    counts = np.bincount(sk.target)
     assert_array_equal(np.bincount(d.y_train), (counts * 0.6).astype(int))
+    # the same images and labels as scikit-learn's loader, read without importing it
+    x_all = np.concatenate([d.x_train, d.x_val, d.x_test]).reshape(-1, 64) * 16
+    y_all = np.concatenate([d.y_train, d.y_val, d.y_test])
+    order = np.argsort(np.concatenate(datasets.stratified_split(sk.target)))
+    assert_array_equal(x_all[order], sk.data)
+    assert_array_equal(y_all[order], sk.target)
     # the split is fixed: same hash on every load, and disjoint
     assert datasets.load("digits").sha256 == d.sha256
     rows = {r.tobytes() for r in d.x_train}
