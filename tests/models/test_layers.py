@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -187,9 +187,22 @@ def conv_cases(draw):
     return groups, cg, og, (kh, kw), stride, padding, dilation, (n, groups * cg, h, w), seed
 
 
+@settings(max_examples=60)
 @given(conv_cases())
 def test_conv_forward_backward_equal_the_integer_oracle(case):
     """Small-integer data: float64 results are exact, so they equal the Python-int oracle."""
+    _check_conv_against_oracle(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=2000)
+@given(conv_cases())
+def test_conv_forward_backward_equal_the_integer_oracle_long(case):
+    """The same property on many more geometries (slow tier)."""
+    _check_conv_against_oracle(case)
+
+
+def _check_conv_against_oracle(case):
     groups, cg, og, kernel, stride, padding, dilation, xshape, seed = case
     rng = np.random.default_rng(seed)
     layer = Conv2D(groups * cg, groups * og, kernel, stride, padding, dilation, groups)
@@ -227,6 +240,7 @@ def test_conv_edge_grid(rng, kw, xshape):
     assert y.shape[1:] == layer.output_shape(xshape[1:])
 
 
+@settings(max_examples=60)
 @given(st.integers(1, 4), st.integers(1, 6), st.integers(1, 5), st.integers(0, 2**32 - 1))
 def test_dense_equals_the_integer_oracle(n, k, o, seed):
     rng = np.random.default_rng(seed)
@@ -237,6 +251,7 @@ def test_dense_equals_the_integer_oracle(n, k, o, seed):
                                                                layer.params()["bias"])))
 
 
+@settings(max_examples=60)
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
        st.integers(0, 2**32 - 1))
 def test_pooling_equals_the_oracle_including_ties(kh, kw, sh, sw, seed):
