@@ -135,3 +135,15 @@ def test_accumulator_axis_sets_every_layer(work):
     from lowbit.point import build_qconfig
     qc = build_qconfig(work, {"wl": 8, "accumulator": 20})
     assert all(qc.resolve(n).accumulator.width == 20 for n in work.layers)
+
+
+@pytest.mark.parametrize("family, target", [
+    ("fixed", "cpu-int8"), ("dynamic_fixed", "cpu-int8"), ("float", "cpu-fp32"),
+    ("binary", "cpu-binary"), ("ternary", "fpga-dsp48e2")])
+def test_every_family_runs(work, family, target):
+    """Each family's QConfig simulates; a float family needs a float-accumulating target."""
+    from lowbit.point import evaluate
+    scalars, layered = evaluate(work, {"family": family, "wl": 8, "exp_bits": 4,
+                                       "target": target})
+    assert 0 <= scalars["accuracy"] <= 1 and scalars["energy_pj"] > 0
+    assert layered["sqnr_db"].shape == (2,)
