@@ -14,7 +14,7 @@ The model (every figure for the whole batch; docs/targets.md states it with its 
 * **Stored bytes.** Weights at their stored width (binary 1 bit, ternary 2 bits, fixed point
   its word length, floats 1+e+m); pruned layers (exact zeros) in Deep Compression's relative-
   index format when that is smaller (``precision.sparse``; 8-bit indices for conv, 5-bit for
-  dense, Han et al. 2016, sec. 2); shared weights (``params["codebook"]``) as indices plus the
+  dense, Han et al. 2016, sec. 2; never for binary weights, which have no zero code); shared weights (``params["codebook"]``) as indices plus the
   codebook at the weight width; hashed layers (``params["real_weights"]``) as their real weights;
   dynamic fixed point adds one 8-bit exponent per group, scaled binary/ternary one fp32 α per
   tensor or output channel.  Biases at their format's width; an
@@ -154,8 +154,11 @@ def _acc_operand(cfg_acc, target: Target, w: Operand, a: Operand) -> Operand | N
     return as_operand(cfg_acc.width)
 
 
-def _weight_storage(node, w_bits: int) -> tuple[int, str, int, int]:
-    """(stored bits of the weights, scheme, words in the weight memory, bits per word)."""
+def _weight_storage(node, w_bits: int, fmt) -> tuple[int, str, int, int]:
+    """(stored bits of the weights, scheme, words in the weight memory, bits per word).
+
+    Pruned weights are the exact zeros of the float weights (as pruning leaves them); every
+    format stores them as code 0 except binary (0 -> +1), which is never stored sparse."""
     weight = node.params["weight"]
     n = int(weight.size)
     if "real_weights" in node.params:
@@ -165,7 +168,7 @@ def _weight_storage(node, w_bits: int) -> tuple[int, str, int, int]:
         return real * w_bits, "hashed", real, w_bits
     index_bits = SPARSE_INDEX_BITS[node.op]
     mask = weight != 0
-    sparse_ok = not bool(mask.all())
+    sparse_ok = getattr(fmt, "family", None) != "binary" and not bool(mask.all())
     if "codebook" in node.params:
         fmt = node.params["codebook"].format
         table = fmt.k * w_bits
@@ -292,7 +295,7 @@ def estimate_cost(graph, qconfig=None, target: str | Target = "cpu-int8", batch:
                              f"weights x {a.label} activations; native: "
                              f"{', '.join(tgt.native_widths)}")
         acc = _acc_operand(cfg.accumulator, tgt, w, a)
-        w_stored, scheme, n_words, word_bits = _weight_storage(node, w.bits)
+        w_stored, scheme, n_words, word_bits = _weight_storage(node, w.bits, cfg.weights)
         w_stored += _scale_bits(cfg.weights, node.params["weight"].shape)
         bias_bits = 0
         if node.bias is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from precision import FixedPoint
+from precision import Binary, DynamicFixedPoint, FixedPoint, Ternary
 from precision.codebook import Codebook
 from simulator import Graph, LayerConfig, QConfig
 from simulator.cost import estimate_cost
@@ -45,15 +45,25 @@ def golden_qconfig() -> QConfig:
                    layers={"fc1": LayerConfig(weights=q4)})
 
 
+def low_bit_qconfig() -> QConfig:
+    """Binary conv (XNOR-Net channel scales), ternary fc1, dynamic fixed point fc2."""
+    b, q8 = Binary(scale="channel"), FixedPoint(il=2, fl=6)
+    return QConfig(default=LayerConfig(weights=b, activations=b), input=b,
+                   layers={"fc1": LayerConfig(weights=Ternary(), activations=Ternary()),
+                           "fc2": LayerConfig(weights=DynamicFixedPoint(8, ("axis", 0)),
+                                              activations=q8)})
+
+
 def compute() -> dict[str, np.ndarray]:
-    g, qc = golden_graph(), golden_qconfig()
+    g = golden_graph()
     out = {}
-    for name in BUILTIN_NAMES:
-        for batch in (1, 4):
-            cost = estimate_cost(g, qc, name, batch=batch)
-            for f in FIELDS:
-                out[f"{name}/{batch}/{f}"] = np.array([getattr(r, f) for r in
-                                                       (*cost.layers, cost.total)])
+    for tag, qc in (("fixed", golden_qconfig()), ("lowbit", low_bit_qconfig())):
+        for name in BUILTIN_NAMES:
+            for batch in (1, 4):
+                cost = estimate_cost(g, qc, name, batch=batch)
+                for f in FIELDS:
+                    out[f"{tag}/{name}/{batch}/{f}"] = np.array(
+                        [getattr(r, f) for r in (*cost.layers, cost.total)])
     return out
 
 

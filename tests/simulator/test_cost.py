@@ -216,6 +216,17 @@ def test_pruned_layer_is_stored_sparse(rng):
     assert rec.macs == 235_200  # zeros are still multiplied: sparsity saves storage only
 
 
+def test_binary_weights_have_no_zero_code_so_no_sparse_storage(rng):
+    """A pruned layer binarized: zeros become +1, so it is stored dense at 1 bit a weight."""
+    w = rng.normal(size=(300, 784))
+    w[rng.random(w.shape) < 0.9] = 0.0
+    g = Graph((784,))
+    g.add("fc1", "dense", weight=w)
+    qc = QConfig(default=LayerConfig(weights=Binary(), activations=INT8), input=INT8)
+    rec = estimate_cost(g, qc, "asic-45nm")["fc1"]
+    assert rec.storage == "dense" and rec.weight_bytes == 235_200 // 8
+
+
 def test_mildly_pruned_layer_stays_dense(rng):
     """10 % zeros: 13 bits per kept weight is worse than 8 per weight, so dense wins."""
     w = rng.normal(size=(30, 40))
