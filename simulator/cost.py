@@ -38,7 +38,7 @@ The model (every figure for the whole batch; docs/targets.md states it with its 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
