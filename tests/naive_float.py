@@ -1,4 +1,5 @@
-"""Exact references for minifloats (Python ints / fractions.Fraction). Re-exported by tests/naive.py.
+"""Exact references for minifloats (Python ints / fractions.Fraction); re-exported by
+tests/naive.py.
 
 The definition used: a format's finite values form the grid ``n * 2**(max(k, emin) - m)`` on the
 binade ``[2**k, 2**(k+1))``, ``emin = 1 - bias``; a real ``x`` is rounded once on that grid with
@@ -27,7 +28,8 @@ def _floor_log2(r: Fraction) -> int:
 
 
 def naive_float_max(e: int, m: int, bias: int, finite: bool) -> Fraction:
-    """Largest finite value: IEEE ``2**(2**e-2-b) (2 - 2**-m)``, finite ``2**(2**e-1-b) (2 - 2**(1-m))``."""
+    """Largest finite value: IEEE ``2**(2**e-2-b) (2 - 2**-m)``; finite
+    ``2**(2**e-1-b) (2 - 2**(1-m))``."""
     if finite:
         return Fraction(2) ** (2**e - 1 - bias) * (2 - Fraction(2, 2**m))
     return Fraction(2) ** (2**e - 2 - bias) * (2 - Fraction(1, 2**m))

@@ -66,14 +66,15 @@ def _edge_grid(f: FloatingPoint) -> np.ndarray:
     sub = f.smallest_subnormal
     nrm = f.smallest_normal
     ulp_top = 2.0 ** (math.floor(math.log2(top)) - f.man_bits)
+    tie = 1.0 + 2.0 ** -(f.man_bits + 1)   # halfway between 1 and its upper neighbour
     vals = [0.0, -0.0, np.inf, -np.inf, np.nan, top, top + ulp_top / 2, top + ulp_top,
             np.nextafter(top + ulp_top / 2, 0), np.nextafter(top + ulp_top / 2, np.inf),
             2 * top, 1e300, sub, sub / 2, np.nextafter(sub / 2, 1), np.nextafter(sub / 2, 0),
             1.5 * sub, 2.5 * sub, nrm, nrm - sub / 2, np.nextafter(nrm, 0), nrm / 2, 5e-324,
-            1.0, 1.0 + 2.0 ** -(f.man_bits + 1), 1.0 + 3 * 2.0 ** -(f.man_bits + 1),
-            1.0 + 2.0 ** -(f.man_bits + 1) + 2.0 ** -52, 1.0 + 2.0 ** -(f.man_bits + 1) - 2.0 ** -53,
+            1.0, tie, 1.0 + 3 * 2.0 ** -(f.man_bits + 1),
+            tie + 2.0 ** -52, tie - 2.0 ** -53,
             # float64 values just off a tie: a float32 detour would round them onto the tie
-            1.0 + 2.0 ** -(f.man_bits + 1) + 2.0 ** -40, 1.0 + 2.0 ** -(f.man_bits + 1) - 2.0 ** -40]
+            tie + 2.0 ** -40, tie - 2.0 ** -40]
     vals = np.array(vals, dtype=np.float64)
     return np.concatenate([vals, -vals])
 
@@ -103,7 +104,8 @@ IDS = [repr(f) for f in FORMATS]
     (dict(exp_bits=4, man_bits=3, bias=1020), ValueError, r"bias=1020 is out of range; expected"),
     (dict(exp_bits=4, man_bits=3, rounding="nearest"), ValueError,
      r"rounding='nearest' is not supported by FloatingPoint"),
-    (dict(exp_bits=4, man_bits=3, rounding="bogus"), ValueError, r"rounding='bogus' is not a known"),
+    (dict(exp_bits=4, man_bits=3, rounding="bogus"), ValueError,
+     r"rounding='bogus' is not a known"),
     (dict(exp_bits=4, man_bits=3, overflow="nan"), ValueError,
      r"overflow='nan' is not valid for a IEEE"),
     (dict(exp_bits=4, man_bits=3, finite=True, overflow="inf"), ValueError,
