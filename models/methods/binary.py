@@ -34,7 +34,7 @@ from models.layers import BatchNorm, Dense, Flatten, HardTanh, ReLU, Sign
 from models.methods import register
 from models.methods.base import TrainingMethod
 from models.methods.qat import (ROLE_WEIGHT, WEIGHTED_LAYERS, StepKeys, as_format,
-                                leading_input_index)
+                                fake_quantize, leading_input_index)
 
 #: Latent weights are kept in this interval.
 CLIP = 1.0
@@ -146,7 +146,7 @@ class _BinaryWeights(TrainingMethod):
 
     def activation(self, layer_index, x, training):
         if layer_index == self._input_point:
-            return self.input_fmt.quantize(x).to_float().astype(x.dtype, copy=False)
+            return fake_quantize(self.input_fmt, x)
         return x
 
     def param_grad(self, layer, name, grad):

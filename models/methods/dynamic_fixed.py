@@ -37,7 +37,7 @@ from models.methods.base import TrainingMethod
 from models.methods.fixed import check_exact_accumulation, fan_in
 from models.methods.qat import (ROLE_ACTIVATION, ROLE_BIAS, ROLE_ERROR, ROLE_UPDATE,
                                 ROLE_WEIGHT, WEIGHTED_LAYERS, StepKeys, leading_input_index,
-                                output_quantized_layers)
+                                output_quantized_layers, values)
 
 #: Largest fl a group may reach (an all-zero tensor would otherwise push it without bound).
 FL_CAP = 40
@@ -187,7 +187,7 @@ class DynamicFixedPointTraining(TrainingMethod):
             g.observe(x)
         rounding = self.rounding if training else "nearest"
         seed = self._keys(i, role) if training and rounding == "stochastic" else None
-        return g.format(rounding).quantize(x, seed=seed).to_float()
+        return values(g.format(rounding).quantize(x, seed=seed))
 
     def _store(self, layer, i, training):
         for name, p in layer.params().items():

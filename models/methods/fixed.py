@@ -39,7 +39,7 @@ from models.methods import register
 from models.methods.base import TrainingMethod
 from models.methods.qat import (ROLE_ACTIVATION, ROLE_ERROR, ROLE_UPDATE, WEIGHTED_LAYERS,
                                 StepKeys, as_format, leading_input_index,
-                                output_quantized_layers)
+                                output_quantized_layers, values)
 
 #: Gupta et al.'s 16-bit format for MNIST.
 DEFAULT_FORMAT_SPEC = dict(il=4, fl=12, rounding="stochastic")
@@ -159,7 +159,7 @@ class FixedPointTraining(TrainingMethod):
             q = self.fmt.quantize(x, seed=seed)
         else:
             q = self.infer_fmt.quantize(x)
-        return q.to_float()
+        return values(q)
 
     def _round_params(self, layer, training: bool):
         i = self._index.get(id(layer), 0)
@@ -167,7 +167,7 @@ class FixedPointTraining(TrainingMethod):
             fmt = self.fmt if training else self.infer_fmt
             seed = (self._keys(i, ROLE_UPDATE * 16 + k)
                     if training and fmt.is_stochastic else None)
-            p[...] = fmt.quantize(p, seed=seed).to_float()
+            p[...] = values(fmt.quantize(p, seed=seed))
 
     # ------------------------------------------------------------------ export
     def qconfig(self, model):

@@ -19,7 +19,7 @@ import numpy as np
 from models.methods import register
 from models.methods.base import TrainingMethod
 from models.methods.binary import CLIP
-from models.methods.qat import WEIGHTED_LAYERS, as_format, leading_input_index
+from models.methods.qat import WEIGHTED_LAYERS, as_format, fake_quantize, leading_input_index
 
 SCALES = ("tensor", "channel")
 
@@ -71,7 +71,7 @@ class TernaryWeights(TrainingMethod):
 
     def activation(self, layer_index, x, training):
         if layer_index == self._input_point:
-            return self.input_fmt.quantize(x).to_float().astype(x.dtype, copy=False)
+            return fake_quantize(self.input_fmt, x)
         return x
 
     def after_update(self, layer):
