@@ -81,19 +81,7 @@ class Sequential:
         self.name = str(name)
         self.qconfig = None
         self.hooks = None
-        counts: Counter = Counter()
-        taken = {layer.name for layer in layers if layer.name and layer.name != layer.kind}
-        for layer in layers:
-            if layer.name and layer.name != layer.kind and list(
-                    lay.name for lay in layers).count(layer.name) == 1:
-                continue
-            while True:
-                counts[layer.kind] += 1
-                candidate = f"{layer.kind}{counts[layer.kind]}"
-                if candidate not in taken:
-                    break
-            layer.name = candidate
-            taken.add(candidate)
+        _assign_names(layers)
         self.shapes = self._infer_shapes()
 
     def _infer_shapes(self) -> list[tuple[int, ...]]:
@@ -354,6 +342,25 @@ class Sequential:
             else:  # pragma: no cover - every LAYER_KINDS entry is handled above
                 raise NotImplementedError(f"no graph op for layer kind {layer.kind!r}")
         return g
+
+
+def _assign_names(layers: list[Layer]) -> None:
+    """Give every layer a unique name: a layer keeps a name that is unique in the list and not
+    its bare kind (names from an earlier model, or set by the user); the others get
+    ``<kind><k>`` with the smallest k >= 1 not taken, in order."""
+    names = [layer.name for layer in layers]
+    taken = {n for n in names if n and names.count(n) == 1 and n not in LAYER_KINDS}
+    counts: Counter = Counter()
+    for layer in layers:
+        if layer.name in taken:
+            continue
+        while True:
+            counts[layer.kind] += 1
+            candidate = f"{layer.kind}{counts[layer.kind]}"
+            if candidate not in taken:
+                break
+        layer.name = candidate
+        taken.add(candidate)
 
 
 def _scalar(pair_: tuple[int, int]):

@@ -242,3 +242,10 @@ def test_bytes_round_trip(rng):
     x = rng.random((3, 1, 6, 6)).astype(np.float32)
     assert_array_equal(back.forward(x), m.forward(x))
     assert back.architecture() == m.architecture()
+
+
+def test_user_names_are_kept_and_duplicates_renamed():
+    a, b, c, d = Dense(4, 4), Dense(4, 4), Dense(4, 4), ReLU()
+    a.name, b.name, c.name = "dense2", "x", "x"
+    m = Sequential([a, b, d, c], input_shape=(4,))
+    assert [lay.name for lay in m.layers] == ["dense2", "dense1", "relu1", "dense3"]
