@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_array_equal
 
 from models import datasets
@@ -91,6 +94,16 @@ def test_idx_round_trip_every_type(rng):
         b = parse_idx(to_idx(a))
         assert b.dtype == np.dtype(dtype).newbyteorder("=")
         assert_array_equal(b, a)
+
+
+@given(hnp.arrays(st.sampled_from([np.uint8, np.int8, np.int16, np.int32, np.float32,
+                                   np.float64]),
+                  hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)))
+def test_idx_round_trip_any_shape(a):
+    """parse_idx(to_idx(a)) == a bit for bit, for every IDX dtype and shape (empty too)."""
+    b = parse_idx(to_idx(a))
+    assert b.shape == a.shape and b.dtype == a.dtype.newbyteorder("=")
+    assert b.tobytes() == np.ascontiguousarray(a).tobytes()   # bitwise: NaN payloads too
 
 
 def test_idx_header_is_big_endian():
