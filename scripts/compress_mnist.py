@@ -1,0 +1,170 @@
+"""The survey's compression methods on MNIST: Deep Compression on LeNet-300-100 (Han et al.
+2016 report 40x at 1.58% error from 1.64%), HashedNets at 1/8 and 1/64 against plain networks
+with the same number of real weights (Chen et al. 2015), and distillation of a small student
+from LeNet-300-100 with and without the teacher (Hinton et al. 2015; Ba & Caruana 2014), the
+distilled student then quantized to 8- and 4-bit fixed point in the simulator.
+
+    nice -n 10 python scripts/compress_mnist.py --epochs 10 --sections dc,hash,distill
+
+Results (JSON, appended section by section so a stopped run keeps what finished) go to
+docs/compression_mnist.json; tables are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+import numpy as np  # noqa: E402
+
+from _reproduction import limit_threads, load_mnist  # noqa: E402
+
+
+def _mlp(sizes, seed):
+    from models.layers import Dense, Flatten, ReLU
+    from models.sequential import Sequential
+
+    rng = np.random.default_rng(seed)
+    layers = [Flatten()]
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Dense(a, b, seed=rng))
+        if i < len(sizes) - 2:
+            layers.append(ReLU())
+    return Sequential(layers, (1, 28, 28), name="mlp-" + "-".join(map(str, sizes[1:-1])))
+
+
+def _error(model, data) -> float:
+    return 1.0 - model.evaluate(data.x_test, data.y_test)
+
+
+def section_dc(data, args, results):
+    from models import compress, train, zoo
+
+    t0 = time.time()
+    base = zoo.get("lenet-300-100", seed=args.seed)
+    train(base, data, epochs=args.epochs, seed=args.seed, progress=False)
+    base.save(args.work / "lenet300_float.npz")
+    sparsity = {"dense1": 0.92, "dense2": 0.91, "dense3": 0.74}  # Han et al. 2016, Table 2
+    small, report = compress.deep_compression(
+        base, data, seed=args.seed, sparsity=sparsity, clusters=args.clusters,
+        prune_steps=3, retrain_epochs=args.retrain_epochs, finetune_epochs=args.finetune_epochs,
+        lr=0.01, centroid_lr=args.centroid_lr)
+    print(report.table())
+    results["deep_compression"] = {
+        "float_error": _error(base, data), "final_error": 1 - report.accuracy_after,
+        "stage_accuracy": report.extra["accuracy"],
+        "compression_ratio": report.compression_ratio, "bytes_before": report.bytes_before,
+        "bytes_after": report.bytes_after, "table": report.table(),
+        "settings": {k: str(v) for k, v in report.settings.items()},
+        "seconds": time.time() - t0}
+
+
+def _plain_same_budget(budget, seed):
+    """784-h1-h2-10 with (h1, h2) = s (300, 100), s the largest making the weights <= budget."""
+    s = 1.0
+    while True:
+        h1, h2 = max(1, round(300 * s)), max(1, round(100 * s))
+        if 784 * h1 + h1 * h2 + h2 * 10 <= budget:
+            return _mlp((784, h1, h2, 10), seed), (h1, h2)
+        s *= 0.98
+
+
+def section_hash(data, args, results):
+    from models import train, zoo
+    from models.compress.hashing import hashed_like
+
+    out = {}
+    for frac in (1 / 8, 1 / 64):
+        t0 = time.time()
+        hashed, report = hashed_like(zoo.get("lenet-300-100", seed=args.seed), frac,
+                                     seed=args.seed)
+        train(hashed, data, epochs=args.epochs, seed=args.seed, progress=False)
+        real = sum(r.weights for r in report.layers)
+        plain, hidden = _plain_same_budget(real, args.seed)
+        train(plain, data, epochs=args.epochs, seed=args.seed, progress=False)
+        out[f"1/{round(1 / frac)}"] = {
+            "real_weights": real, "hashed_error": _error(hashed, data),
+            "plain_hidden": hidden, "plain_weights": int(sum(
+                layer.params()["weight"].size for layer in plain.layers if layer.params())),
+            "plain_error": _error(plain, data), "seconds": time.time() - t0}
+        print("hashed", out)
+    results["hashednets"] = out
+
+
+def section_distill(data, args, results):
+    from models import Sequential, train
+    from models.compress.distillation import distill
+    from simulator import calibrate, simulate
+
+    teacher_path = args.work / "lenet300_float.npz"
+    if teacher_path.exists():
+        teacher = Sequential.load(teacher_path)
+    else:
+        from models import zoo
+
+        teacher = zoo.get("lenet-300-100", seed=args.seed)
+        train(teacher, data, epochs=args.epochs, seed=args.seed, progress=False)
+    student = _mlp((784, args.student_hidden, 10), args.seed + 7)
+    out = {"teacher_error": _error(teacher, data), "student_hidden": args.student_hidden}
+    runs = {"labels": dict(teacher=None),
+            "hinton": dict(teacher=teacher, mode="hinton", temperature=args.temperature,
+                           alpha=0.9),
+            "logits": dict(teacher=teacher, mode="logits", lr=0.01)}
+    distilled = None
+    for name, kw in runs.items():
+        t0 = time.time()
+        model, report = distill(student, data=data, epochs=args.epochs, seed=args.seed, **kw)
+        out[name] = {"error": 1 - report.accuracy_after, "seconds": time.time() - t0}
+        if name == "hinton":
+            distilled = model
+        print(name, out[name])
+    graph = distilled.to_graph()
+    for wl in (8, 4):
+        qc = calibrate(graph, data.x_val[:2000], wl=wl)
+        res = simulate(graph, qc, data.x_test, collect=False)
+        out[f"hinton_fixed{wl}_error"] = float(np.mean(res.predictions != data.y_test))
+    print("quantized", out)
+    results["distillation"] = out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--retrain-epochs", type=int, default=2)
+    p.add_argument("--finetune-epochs", type=int, default=1)
+    p.add_argument("--clusters", type=int, default=32)
+    p.add_argument("--centroid-lr", type=float, default=1e-4)
+    p.add_argument("--student-hidden", type=int, default=30)
+    p.add_argument("--temperature", type=float, default=4.0)
+    p.add_argument("--train-subset", type=int, default=0)
+    p.add_argument("--sections", default="dc,hash,distill")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default=None)
+    p.add_argument("--out", default=str(REPO / "docs" / "compression_mnist.json"))
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    args.work = Path(args.out).with_suffix("")
+    args.work.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    with limit_threads(args.threads):
+        data = load_mnist(args.data, args.train_subset)
+        results["setup"] = {"epochs": args.epochs, "train_images": len(data.x_train),
+                            "seed": args.seed, "optimizer": "SGD momentum 0.9, lr 0.05, batch 64"}
+        sections = {"dc": section_dc, "hash": section_hash, "distill": section_distill}
+        for name in args.sections.split(","):
+            sections[name](data, args, results)
+            out.write_text(json.dumps(results, indent=1, default=float))
+    return results
+
+
+if __name__ == "__main__":
+    main()
