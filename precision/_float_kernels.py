@@ -36,7 +36,7 @@ _TOP53 = np.uint64(0xFFFFFFFFFFFFF800)
 FLOAT_ROUNDING_CODES = (RND_NEAREST_EVEN, RND_TOWARD_ZERO, RND_STOCHASTIC)
 
 
-@njit_serial
+@njit_serial(inline="always")
 def _bit_length(v):
     """Number of significant bits of the uint64 ``v`` (0 for 0)."""
     n = 0
@@ -55,7 +55,7 @@ def _bit_length(v):
     return n
 
 
-@njit_serial
+@njit_serial(inline="always")
 def _special_codes(exp_bits, man_bits, finite):
     """(max finite magnitude code, inf-or-NaN code on overflow, canonical NaN code).
 
@@ -76,7 +76,7 @@ def _special_codes(exp_bits, man_bits, finite):
     return max_code, inf_code, nan_code
 
 
-@njit_serial
+@njit_serial(inline="always")
 def _encode_magnitude(sig, bl, e2, exp_bits, man_bits, bias, subnormals, finite, mode,
                       saturate, rand):
     """Code (without sign) of ``sig * 2**e2`` rounded into the format; ``sig > 0``, ``bl`` its
@@ -144,7 +144,7 @@ def _encode_magnitude(sig, bl, e2, exp_bits, man_bits, bias, subnormals, finite,
     return (np.uint64(field) << m) | mant
 
 
-@njit_serial
+@njit_serial(inline="always")
 def _with_sign(out_sign, mag, exp_bits, man_bits, finite):
     """``out_sign | mag``, except that a NaN produced by overflow stays the canonical NaN."""
     if finite and mag == (_U1 << np.uint64(exp_bits + man_bits)) - _U1:
@@ -152,7 +152,7 @@ def _with_sign(out_sign, mag, exp_bits, man_bits, finite):
     return out_sign | mag
 
 
-@njit_serial
+@njit_serial(inline="always")
 def _encode_float_bits(u, src_exp_bits, src_man_bits, exp_bits, man_bits, bias, subnormals,
                        finite, mode, saturate, rand):
     """Full code of the IEEE binary float whose bit pattern is ``u`` (uint64)."""
@@ -184,7 +184,7 @@ def _encode_float_bits(u, src_exp_bits, src_man_bits, exp_bits, man_bits, bias, 
                       exp_bits, man_bits, finite)
 
 
-@njit_serial
+@njit_serial(inline="always")
 def _encode_int_bits(u, signed, exp_bits, man_bits, bias, subnormals, finite, mode, saturate,
                      rand):
     """Full code of an integer given as 64 bits ``u`` (two's complement when ``signed``)."""
@@ -204,18 +204,12 @@ def _encode_int_bits(u, signed, exp_bits, man_bits, bias, subnormals, finite, mo
 @njit_serial
 def _quantize_float_range(src, src_exp_bits, src_man_bits, out, start, stop, exp_bits, man_bits,
                           bias, subnormals, finite, mode, saturate, key):
-    """Encode ``src[start:stop]`` (float bit patterns) into ``out``; returns the NaN count."""
-    src_nan = ((1 << src_exp_bits) - 1) << src_man_bits
+    """Encode ``src[start:stop]`` (float bit patterns) into ``out``: any mode, any source."""
     stream = mix64(key)
-    n_nan = 0
     for i in range(start, stop):
-        u = np.uint64(src[i])
         rand = bits_at(stream, i) if mode == RND_STOCHASTIC else _U0
-        if (u & np.uint64((1 << (src_exp_bits + src_man_bits)) - 1)) > np.uint64(src_nan):
-            n_nan += 1
-        out[i] = _encode_float_bits(u, src_exp_bits, src_man_bits, exp_bits, man_bits, bias,
-                                    subnormals, finite, mode, saturate, rand)
-    return n_nan
+        out[i] = _encode_float_bits(np.uint64(src[i]), src_exp_bits, src_man_bits, exp_bits,
+                                    man_bits, bias, subnormals, finite, mode, saturate, rand)
 
 
 @njit_parallel
@@ -224,14 +218,64 @@ def _quantize_float_parallel(src, src_exp_bits, src_man_bits, out, exp_bits, man
     """Parallel driver of :func:`_quantize_float_range` over chunks of ``chunk`` elements."""
     n = src.shape[0]
     n_chunks = (n + chunk - 1) // chunk
-    n_nan = 0
     for c in prange(n_chunks):
         start = c * chunk
-        stop = min(start + chunk, n)
-        n_nan += _quantize_float_range(src, src_exp_bits, src_man_bits, out, start, stop,
-                                       exp_bits, man_bits, bias, subnormals, finite, mode,
-                                       saturate, key)
-    return n_nan
+        _quantize_float_range(src, src_exp_bits, src_man_bits, out, start, min(start + chunk, n),
+                              exp_bits, man_bits, bias, subnormals, finite, mode, saturate, key)
+
+
+@njit_serial
+def _nearest_f64_range(x, out, start, stop, exp_bits, man_bits, bias, subnormals, finite,
+                       saturate):
+    """Fast path for float64 input and nearest_even: the same codes as
+    :func:`_quantize_float_range`, computed branch-free so that LLVM vectorizes the loop.
+
+    Normal results: ``|u| - ((1023 - b) << 52)`` (``u`` the float64 bits) shifted right by
+    ``52 - m`` with the round-half-even increment; a mantissa carry moves into the exponent
+    field by itself.  Subnormal results: ``|x| + C`` with ``C = 2**(emin - m + 52)``, whose
+    float64 step is the subnormal step, rounds ``|x|`` to that grid once (IEEE addition, no
+    fastmath), and its bits minus those of ``C`` are the code.  Overflow, NaN and the sign are
+    selected afterwards.
+    """
+    m = np.uint64(man_bits)
+    shift = np.uint64(52 - man_bits)
+    half_m1 = (_U1 << (shift - _U1)) - _U1
+    offset = np.uint64(1023 - bias) << np.uint64(52)
+    normal_min = np.uint64(1024 - bias) << np.uint64(52)   # bits of 2**emin
+    magic = math.ldexp(1.0, 1 - bias - man_bits + 52)
+    magic_bits = np.float64(magic).view(np.uint64)
+    hidden = _U1 << m
+    max_code, over_code, nan_code = _special_codes(exp_bits, man_bits, finite)
+    over_val = max_code if saturate else over_code
+    nan_over = finite and not saturate
+    sign_shift = np.uint64(63 - exp_bits - man_bits)
+    abs_mask = np.uint64(0x7FFFFFFFFFFFFFFF)
+    inf_bits = np.uint64(0x7FF0000000000000)
+    sign_bit = np.uint64(0x8000000000000000)
+    for i in range(start, stop):
+        v = x[i]
+        u = np.float64(v).view(np.uint64)
+        a = u & abs_mask
+        t = a - offset
+        mag_n = (t + half_m1 + ((t >> shift) & _U1)) >> shift
+        mag_s = np.float64(abs(v) + magic).view(np.uint64) - magic_bits
+        mag = mag_s if a < normal_min else mag_n
+        mag = mag if (subnormals or mag >= hidden) else _U0
+        over = mag > max_code
+        res = (over_val if over else mag) | ((u & sign_bit) >> sign_shift)
+        res = over_val if (over and nan_over) else res
+        out[i] = nan_code if a > inf_bits else res
+
+
+@njit_parallel
+def _nearest_f64_parallel(x, out, exp_bits, man_bits, bias, subnormals, finite, saturate, chunk):
+    """Parallel driver of :func:`_nearest_f64_range`."""
+    n = x.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        start = c * chunk
+        _nearest_f64_range(x, out, start, min(start + chunk, n), exp_bits, man_bits, bias,
+                           subnormals, finite, saturate)
 
 
 @njit_serial

@@ -11,6 +11,7 @@ infinities; ``F = 2**e - 1`` holds normal numbers and only ``M = 2**m - 1`` is N
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -195,15 +196,23 @@ class FloatingPoint(NumberFormat):
             if arr.dtype not in _SOURCE_FLOATS:
                 raise TypeError(f"x has dtype {arr.dtype}; FloatingPoint accepts float16, "
                                 "float32, float64 and integer inputs")
-            view, se, sm = _SOURCE_FLOATS[arr.dtype]
-            src = np.ascontiguousarray(arr).reshape(-1).view(view)
-            if parallel:
-                n_nan = _k._quantize_float_parallel(src, se, sm, out, *args, key, _CHUNK)
+            if nan == "raise" and np.isnan(arr).any():
+                raise ValueError(f"x holds {int(np.isnan(arr).sum())} NaN value(s) and "
+                                 "nan='raise'; pass nan='propagate' to store them as the NaN code")
+            flat = np.ascontiguousarray(arr).reshape(-1)
+            e, m, b, sub, fin, mode, sat = args
+            if arr.dtype == np.float64 and self.rounding == "nearest_even":
+                if parallel:
+                    _k._nearest_f64_parallel(flat, out, e, m, b, sub, fin, sat, _CHUNK)
+                else:
+                    _k._nearest_f64_range(flat, out, 0, flat.size, e, m, b, sub, fin, sat)
             else:
-                n_nan = _k._quantize_float_range(src, se, sm, out, 0, src.size, *args, key)
-            if n_nan and nan == "raise":
-                raise ValueError(f"x holds {n_nan} NaN value(s) and nan='raise'; pass "
-                                 "nan='propagate' to store them as the NaN code")
+                view, se, sm = _SOURCE_FLOATS[arr.dtype]
+                src = flat.view(view)
+                if parallel:
+                    _k._quantize_float_parallel(src, se, sm, out, *args, key, _CHUNK)
+                else:
+                    _k._quantize_float_range(src, se, sm, out, 0, src.size, *args, key)
         else:
             signed = arr.dtype.kind != "u" or arr.dtype.itemsize < 8
             src = np.ascontiguousarray(arr, dtype=np.uint64 if arr.dtype.kind == "u" else
@@ -220,6 +229,9 @@ class FloatingPoint(NumberFormat):
         if codes.dtype.kind not in "ui":
             raise TypeError(f"codes must be integers, got dtype {codes.dtype}")
         flat = np.ascontiguousarray(codes).reshape(-1)
+        if self.bits <= 16 and flat.size > (1 << self.bits):
+            # every code of a <= 16-bit format decoded once: a gather beats decoding each one
+            return _value_table(self)[flat & ((1 << self.bits) - 1)].reshape(codes.shape)
         out = np.empty(flat.size, dtype=np.float64)
         e, m, b, sub, fin = self.exp_bits, self.man_bits, self.bias, self.subnormals, self.finite
         if flat.size >= PARALLEL_THRESHOLD:
@@ -227,6 +239,17 @@ class FloatingPoint(NumberFormat):
         else:
             _k._dequantize_range(flat, out, 0, flat.size, e, m, b, sub, fin)
         return out.reshape(codes.shape)
+
+
+@functools.lru_cache(maxsize=64)
+def _value_table(fmt: FloatingPoint) -> np.ndarray:
+    """The float64 value of every code of a <= 16-bit format (read-only)."""
+    codes = np.arange(1 << fmt.bits, dtype=np.uint32)
+    table = np.empty(codes.size, dtype=np.float64)
+    _k._dequantize_range(codes, table, 0, codes.size, fmt.exp_bits, fmt.man_bits, fmt.bias,
+                         fmt.subnormals, fmt.finite)
+    table.flags.writeable = False
+    return table
 
 
 def warmup() -> None:
