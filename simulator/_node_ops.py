@@ -28,25 +28,24 @@ def _to_float(v) -> np.ndarray:
 
 
 def _requantize(run, i: int, n, values: np.ndarray, fl: int, ci: int):
-    """Exact integers ``values * 2**-fl`` into the node's output format (``ops.cast``: round,
+    """Exact integers ``values * 2**-fl`` into the node's output format (``requantize``: round,
     then overflow), counting the values whose overflow rule fired."""
-    from precision import FixedPoint
-    from precision.qarray import QArray
-    from simulator import ops
-
     fmt = run.formats[n.name]
     if fmt is None:
         return np.ldexp(values.astype(np.float64), -fl)
     seed = run.key(i, "out", ci) if fmt.is_stochastic else None
-    if not run.collect:
-        if fixed_code_range(fmt) is not None:
-            return fmt.requantize(values, fl, seed=seed)
+    if fixed_code_range(fmt) is None:
         return fmt.quantize(np.ldexp(values.astype(np.float64), -fl), seed=seed)
-    exact = FixedPoint(il=64 - fl, fl=fl)  # holds every int64 value exactly
-    st: dict = {}
-    out = ops.cast(QArray(values.astype(np.int64, copy=False), exact, 2.0 ** -fl), fmt,
-                   seed=seed, stats=st)
-    run.stats.add_overflow(n.name, out=st.get("out_overflow", 0))
+    out = fmt.requantize(values, fl, seed=seed)
+    if run.collect and fmt.wl <= 62:
+        # the same rounding (same random words) into a word two bits wider shows where the
+        # overflow rule fired: the rounded integer left [min_code, max_code]
+        from dataclasses import replace
+
+        wide = replace(fmt, il=fmt.il + 2, overflow="saturate", saturation_bits=0)
+        r = wide.requantize(values, fl, seed=seed).codes
+        run.stats.add_overflow(n.name, out=int(np.count_nonzero(r > fmt.max_code)
+                                               + np.count_nonzero(r < fmt.min_code)))
     return out
 
 
@@ -112,7 +111,9 @@ def _weighted(run, i, n, ins, ci):
     # Requantizing inside ops saves an int64 pass.  With a fused relu that is exact only for
     # overflow modes that keep negatives non-positive (relu(Q(v)) == Q(relu(v)) then), and the
     # overflow count would include values the relu clips: so only when no stats are collected.
+    # (ops' overflow count of stochastic outputs fails on 64-bit keys: count them here instead)
     direct = (not scaled and fixed_code_range(act) is not None
+              and not (run.collect and act.is_stochastic)
               and (not fuse or (not run.collect and act.overflow not in _WRAPS)))
     kwargs = dict(acc=acc, stats=st if run.collect else None)
     if direct:

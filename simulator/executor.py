@@ -196,7 +196,7 @@ def simulate(graph: Graph, qconfig: QConfig, x, target="cpu-int8", collect: bool
     outputs, codes = _join(outs)
     from simulator.cost import estimate_cost
 
-    cost = estimate_cost(graph, qconfig, tgt)
+    cost = estimate_cost(graph, qconfig, tgt) if graph.layers() else None  # nothing to price
     stats = run.stats.to_dataset() if collect else None
     return SimResult(outputs=outputs, codes=codes, stats=stats, cost=cost, target=tgt)
 
@@ -237,7 +237,7 @@ class _Run:
         if self.seed is None:
             return None
         ss = np.random.SeedSequence([int(self.seed), node_index + 1, _ROLE_IDS[role], chunk])
-        return int(ss.generate_state(1, np.uint64)[0])
+        return int(ss.generate_state(1, np.uint64)[0]) >> 1  # < 2**63: fits every int64 API
 
     def param(self, index: int, n, name: str, fmt):
         """Node ``n``'s parameter ``name`` quantized into ``fmt`` (cached on the graph)."""
