@@ -214,9 +214,7 @@ class FixedPoint(NumberFormat):
             arr = arr.astype(np.float64)  # float16, longdouble: float64 holds every float16
         flat = np.ascontiguousarray(arr).reshape(-1)
         out = np.empty(flat.size, dtype=self.code_dtype)
-        kernel = (K.quantize_float_parallel if flat.size >= PARALLEL_THRESHOLD
-                  else K.quantize_float_serial)
-        nan_count = kernel(flat, out, 2.0 ** self.fl, self.fl, *self._kernel_args(), start)
+        nan_count = self._quantize_floats(flat, out, start)
         if nan_count and nan == "raise":
             first = int(np.flatnonzero(np.isnan(flat))[0])
             raise ValueError(
@@ -224,6 +222,41 @@ class FixedPoint(NumberFormat):
                 "pass nan='zero' to quantize NaN to code 0"
             )
         return QArray(out.reshape(arr.shape), self, 2.0 ** -self.fl)
+
+    def _fast_pass_bounds(self):
+        """(lo, lo_sat, hi, slow_overflow) for the vectorized pass, clipped to int64."""
+        hi = min(self.max_code, 2**63 - 1)
+        lo = -(2 ** (self.wl - 1)) if self.signed else 0
+        slow = self.overflow == "wrap_sign_magnitude" or (
+            self.overflow == "wrap" and self.saturation_bits > 0)
+        return lo, self.min_code, hi, slow
+
+    def _quantize_floats(self, flat: np.ndarray, out: np.ndarray, start) -> int:
+        """Fill ``out`` with the codes of the flat float array; returns the NaN count."""
+        parallel = flat.size >= PARALLEL_THRESHOLD
+        wl, signed, rmode, omode, nsat = self._kernel_args()
+        lo, lo_sat, hi, slow = self._fast_pass_bounds()
+        scale = 2.0 ** self.fl
+        if wl <= 31:
+            flo, flo_sat, fhi, two_wl = float(lo), float(lo_sat), float(hi), 2.0 ** wl
+            if self.rounding == "stochastic":
+                fast = (K.fast_pass_narrow_stochastic_parallel if parallel
+                        else K.fast_pass_narrow_stochastic_serial)
+                rare = fast(flat, out, scale, omode, flo, flo_sat, fhi, two_wl, slow, start)
+            else:
+                fast = K.fast_pass_narrow_parallel if parallel else K.fast_pass_narrow_serial
+                rare = fast(flat, out, scale, rmode, omode, flo, flo_sat, fhi, two_wl, slow)
+        elif self.rounding == "stochastic":
+            fast = (K.fast_pass_stochastic_parallel if parallel
+                    else K.fast_pass_stochastic_serial)
+            rare = fast(flat, out, scale, wl, signed, omode, lo, lo_sat, hi, slow, start)
+        else:
+            fast = K.fast_pass_parallel if parallel else K.fast_pass_serial
+            rare = fast(flat, out, scale, wl, signed, rmode, omode, lo, lo_sat, hi, slow)
+        if not rare:
+            return 0
+        exact = K.exact_pass_parallel if parallel else K.exact_pass_serial
+        return exact(flat, out, scale, self.fl, wl, signed, rmode, omode, nsat, start, slow)
 
     def requantize(self, values, fl: int, seed=None) -> QArray:
         """Convert the exact values ``values * 2**-fl`` (integer array) into this format with

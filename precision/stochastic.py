@@ -33,7 +33,7 @@ _S31 = np.uint64(31)
 _ONE = np.uint64(1)
 
 
-@njit_serial
+@njit_serial(inline="always")
 def mix64(z):
     """The splitmix64 finalizer: a bijection of uint64 with full avalanche."""
     z = np.uint64(z)
@@ -52,7 +52,7 @@ def uniform_bits(key, index):
     return bits_at(mix64(np.uint64(key)), index)
 
 
-@njit_serial
+@njit_serial(inline="always")
 def bits_at(start, index):
     """``uniform_bits`` given the hashed key ``start = mix64(key)`` (hoisted out of loops)."""
     return mix64(np.uint64(start) + (np.uint64(index) + _ONE) * GOLDEN_GAMMA)

@@ -184,22 +184,6 @@ def test_input_dtypes(dtype, rng):
         check(fmt, x)
 
 
-def test_large_arrays_use_the_parallel_kernel_with_the_same_codes(rng):
-    """Above the parallel threshold the codes equal the serial (small-array) ones."""
-    x = rng.normal(size=70_000) * 10
-    x[::997] = np.round(x[::997] * 8) / 8 + 1 / 16  # ties
-    for fmt in (FixedPoint(4, 4), FixedPoint(4, 4, rounding="stochastic", overflow="wrap")):
-        big = fmt.quantize(x, seed=5).codes
-        small = np.concatenate([fmt.quantize(x[i:i + 1000], seed=5).codes
-                                for i in range(0, x.size, 1000)])
-        if fmt.rounding != "stochastic":  # stochastic draws are keyed by the flat index
-            assert_array_equal(big, small)
-        assert_array_equal(big[:2000], naive_fixed_quantize(x[:2000], fmt, key=5))
-        v = (x * 64).astype(np.int64)
-        assert_array_equal(fmt.requantize(v, 6, seed=5).codes[:2000],
-                           naive_fixed_requantize(v[:2000], 6, fmt, key=5))
-
-
 def test_dequantize_is_exact(rng):
     """to_float is codes * 2**-fl exactly (wl <= 53)."""
     fmt = FixedPoint(-3, 40)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import given
@@ -27,26 +26,6 @@ def test_uniform_bits_edge_keys():
         for index in (0, 1, 2**32, 2**64 - 1):
             assert int(uniform_bits(np.uint64(key), np.uint64(index))) == \
                 naive_uniform_bits(key, index)
-
-
-def test_same_codes_for_one_and_two_threads(rng):
-    """The random word depends on (seed, flat index) only: thread count does not matter."""
-    x = rng.normal(size=100_000)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = STOCHASTIC.quantize(x, seed=42).codes
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = STOCHASTIC.quantize(x, seed=42).codes
-        ints = (x * 2**20).astype(np.int64)
-        two_rq = STOCHASTIC.requantize(ints, 20, seed=42).codes
-        numba.set_num_threads(1)
-        one_rq = STOCHASTIC.requantize(ints, 20, seed=42).codes
-    finally:
-        numba.set_num_threads(before)
-    assert_array_equal(one, two)
-    assert_array_equal(one_rq, two_rq)
-    assert_array_equal(one[:500], naive_fixed_quantize(x[:500], STOCHASTIC, key=42))
 
 
 @pytest.mark.parametrize("value", [0.3, -0.3, 1 / 32 + 1 / 64, -7.99])
