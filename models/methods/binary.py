@@ -51,9 +51,11 @@ def hard_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def stochastic_sign(x: np.ndarray, seed: int) -> np.ndarray:
-    """``+1`` with probability ``hard_sigmoid(x)``, else ``-1`` (draws from ``seed``)."""
-    u = np.random.default_rng(seed).random(x.shape)
-    return np.where(u < hard_sigmoid(x), 1, -1).astype(x.dtype, copy=False)
+    """``+1`` with probability ``hard_sigmoid(x)``, else ``-1``: ``precision.Binary``'s
+    stochastic mode, drawing from the counter-based generator keyed by ``(seed, flat index)``."""
+    from precision import Binary
+
+    return Binary(stochastic=True).quantize(x, seed=seed).codes.astype(x.dtype)
 
 
 def channel_mean_abs(w: np.ndarray) -> np.ndarray:
@@ -261,14 +263,20 @@ class XnorNet(_BinaryWeights):
                              "activation=None)")
 
     def binarize(self, w, layer_index, training):
-        return channel_mean_abs(w) * sign(w)
+        # precision.Binary itself, so that the training pass and the simulator agree on alpha
+        # to the last bit
+        from precision import Binary
+
+        return Binary(scale="channel").quantize(w).to_float().astype(w.dtype, copy=False)
 
     def activation(self, layer_index, x, training):
         if layer_index in self._act_points:
-            k = channel_mean_abs(x)
+            from precision import Binary
+
+            q = Binary(scale="channel").quantize(x)  # K per sample: axis 0 is the batch
             if training:
-                self._act_cache[layer_index] = (x, k)
-            return (k * sign(x)).astype(x.dtype, copy=False)
+                self._act_cache[layer_index] = (x, np.asarray(q.scale, dtype=x.dtype))
+            return q.to_float().astype(x.dtype, copy=False)
         return super().activation(layer_index, x, training)
 
     def error(self, layer_index, g):

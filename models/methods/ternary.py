@@ -25,16 +25,15 @@ SCALES = ("tensor", "channel")
 
 
 def ternarize(w: np.ndarray, threshold: float = 0.7, scale: str = "tensor") -> np.ndarray:
-    """``alpha * t`` (see the module docstring), in ``w``'s dtype."""
-    a = np.abs(w)
-    axes = None if scale == "tensor" else tuple(range(1, w.ndim))
-    delta = threshold * np.mean(a, axis=axes, keepdims=scale != "tensor")
-    keep = a > delta
-    count = np.sum(keep, axis=axes, keepdims=scale != "tensor")
-    total = np.sum(np.where(keep, a, 0), axis=axes, keepdims=scale != "tensor")
-    alpha = np.where(count > 0, total / np.maximum(count, 1), 0)
-    t = np.where(keep, np.where(w >= 0, 1, -1), 0)
-    return (alpha * t).astype(w.dtype, copy=False)
+    """``alpha * t`` (see the module docstring), in ``w``'s dtype.
+
+    Computed by ``precision.Ternary`` itself, so that the training pass and the simulator
+    (which gets the same format from ``qconfig``) agree on ``alpha`` to the last bit.
+    """
+    from precision import Ternary
+
+    fmt = Ternary(threshold=threshold, threshold_mode="relative", scale=scale)
+    return fmt.quantize(w).to_float().astype(w.dtype, copy=False)
 
 
 class TernaryWeights(TrainingMethod):

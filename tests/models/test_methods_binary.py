@@ -85,8 +85,8 @@ def test_ternarize_matches_the_exact_reference(w, threshold, per_channel):
 
 def test_ternarize_edge_grid():
     """Ties at the threshold are dropped (strict >), an all-zero tensor stays zero."""
-    w = np.array([[1.0, -1.0, 0.7, 0.0]])  # mean |w| = 0.675, Delta = 0.4725 at t=0.7
-    assert_array_equal(ternarize(w, 0.7), [[0.9, -0.9, 0.9, 0.0]])
+    w = np.array([[1.0, -1.0, 0.75, 0.0]])  # mean |w| = 0.6875, Delta = 0.48125 at t=0.7
+    assert_array_equal(ternarize(w, 0.7), [[11 / 12, -11 / 12, 11 / 12, 0.0]])
     w = np.array([[1.0, 1.0, -1.0, -1.0]])  # Delta = 1.0: nothing is strictly above it
     assert_array_equal(ternarize(w, 1.0), np.zeros((1, 4)))
     assert_array_equal(ternarize(np.zeros((2, 3)), 0.7), np.zeros((2, 3)))
@@ -125,6 +125,22 @@ def test_stochastic_sign_is_unbiased():
     se = np.sqrt((1 - expect**2) / w.shape[1]) + 1e-12
     assert np.all(np.abs(mean - expect) <= 5 * se)
     assert_array_equal(stochastic_sign(w, seed=7), stochastic_sign(w, seed=7))
+
+
+def test_training_binarizers_equal_the_deployment_formats(rng):
+    """The numpy binarizers of the training pass equal precision.Binary / Ternary, which the
+    qconfig hands to the simulator."""
+    from precision import Binary, Ternary
+
+    w = np.concatenate([rng.standard_normal((6, 7)), np.array([[0.0, -0.0, 1, -1, 2, -2, 0.5]])])
+    assert_array_equal(Binary().quantize(w).to_float(), sign(w))
+    assert_allclose(Binary(scale="channel").quantize(w).to_float(),
+                    channel_mean_abs(w) * sign(w), rtol=4e-16, atol=0)
+    for scale in ("tensor", "channel"):
+        t = Ternary(threshold=0.7, threshold_mode="relative", scale=scale)
+        assert_array_equal(t.quantize(w).to_float(), ternarize(w, 0.7, scale))
+        assert_allclose(ternarize(w, 0.7, scale),
+                        naive_ternarize(w, 0.7, scale == "channel"), rtol=4e-16, atol=0)
 
 
 def test_glorot_learning_rate_scale():
@@ -180,8 +196,12 @@ def test_forward_weights_are_binary_during_training(digits):
             if name == "bc":
                 assert set(np.unique(w)) <= {-1.0, 1.0}
             else:
+                from precision import Binary
+
+                assert_array_equal(w, Binary(scale="channel").quantize(latent).to_float()
+                                   .astype(latent.dtype))
                 alpha = np.abs(latent).mean(axis=1, keepdims=True)
-                assert_array_equal(w, alpha * np.where(latent >= 0, 1, -1))
+                assert_allclose(w, alpha * np.where(latent >= 0, 1, -1), rtol=1e-6)
 
 
 def test_binaryconnect_training_is_deterministic_for_a_seed(digits):
