@@ -346,3 +346,21 @@ def test_bad_input(rng):
         simulate(g, q, np.zeros((1, 6)), target="gpu-h100")
     with pytest.raises(ValueError, match="seed=-1 must be None or an int"):
         simulate(g, q, np.zeros((1, 6)), seed=-1)
+
+
+# -- golden vectors --------------------------------------------------------------------------
+def test_golden_networks():
+    """Whole-network outputs, codes and statistics equal tests/golden/networks.npz bit for bit
+    (regenerate with tests/golden/make_networks.py only for an intended change)."""
+    from tests.golden import make_networks as mk
+
+    with np.load(mk.PATH, allow_pickle=False) as gold:
+        names = {k.split("/")[0] for k in gold.files}
+        seen = set()
+        for name, g, q, target, seed in mk.cases():
+            seen.add(name)
+            for key, value in mk.outputs(g, q, target, seed).items():
+                expected = gold[f"{name}/{key}"]
+                assert value.dtype == expected.dtype, (name, key)
+                assert_array_equal(value, expected, err_msg=f"{name}/{key}")
+        assert seen == names
