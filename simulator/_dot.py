@@ -40,6 +40,17 @@ def float_buffer(slot: str, shape: tuple[int, ...]) -> np.ndarray:
     return buf[:size].reshape(shape)
 
 
+def kernel_codes(x: np.ndarray) -> np.ndarray:
+    """``x`` as C-contiguous int32 (codes that fit) or int64, the two dtypes the int kernels are
+    compiled for: fewer specializations of uncached parallel kernels, so less compile time.
+    int32 codes keep the 32x32->64-bit multiply cheap (vpmuldq)."""
+    if x.dtype == np.int32 or x.dtype == np.int64:
+        return np.ascontiguousarray(x)
+    if x.dtype.itemsize <= 2 or x.dtype == np.bool_:
+        return np.ascontiguousarray(x, dtype=np.int32)
+    return np.ascontiguousarray(x, dtype=np.int64)
+
+
 def check_method(method: str) -> str:
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not known; expected one of {METHODS}")
@@ -77,7 +88,6 @@ def integer_matmul(a, b, acc, maxprod: int, preload=None, method: str = "auto",
     p = plan(kk, maxprod, pre_max, acc)
     lo, hi, width = acc.min_value, acc.max_value, acc.width
     saturate = acc.overflow == "saturate"
-    out = np.empty((m, n), dtype=out_dtype)
     counts = np.zeros(m, dtype=np.int64)
     if method == "float" and not (p["float_ok"] and not p["step"]):
         why = ("a step-saturating accumulator needs the ordered int path" if p["step"] else
@@ -87,8 +97,9 @@ def integer_matmul(a, b, acc, maxprod: int, preload=None, method: str = "auto",
         raise ValueError("method='popcount' needs binary or ternary operands on both sides")
     use_float = method == "float" or (method == "auto" and p["float_ok"] and not p["step"])
     if m == 0 or n == 0:
-        return out, 0, "float" if use_float else "int"
+        return np.zeros((m, n), dtype=out_dtype), 0, "float" if use_float else "int"
     if use_float:
+        out = np.empty((m, n), dtype=out_dtype)
         af = float_buffer("a", (m, kk))
         bf = float_buffer("b", (kk, n))
         np.copyto(af, a, casting="unsafe")
@@ -97,8 +108,8 @@ def integer_matmul(a, b, acc, maxprod: int, preload=None, method: str = "auto",
         np.matmul(af, bf, out=cf)
         K.finish_float_serial(cf, pre, lo, hi, width, saturate, out, counts)
         return out, int(counts.sum()), "float"
-    a = np.ascontiguousarray(a)
-    b = np.ascontiguousarray(b)
+    a = kernel_codes(a)
+    b = kernel_codes(b)
     if p["step"]:
         start = np.broadcast_to(pre if pre.size else np.zeros(1, np.int64), (n,))
         clamped = np.clip(start, lo, hi)
@@ -107,23 +118,26 @@ def integer_matmul(a, b, acc, maxprod: int, preload=None, method: str = "auto",
         c[...] = clamped
         if p["step_int64"]:
             K.matmul_saturate_steps(a, b, c, lo, hi, counts)
-            out[...] = c
+            out = c
         else:
+            out = np.empty((m, n), dtype=np.int64)
             K.matmul_wide(a, b, c, lo, hi, width, 2, out, counts)
-        return out, int(counts.sum()) + pre_events, "int"
+        return out.astype(out_dtype, copy=False), int(counts.sum()) + pre_events, "int"
     c = np.empty((m, n), dtype=np.int64)
     c[...] = pre if pre.size else 0
+    out = np.empty((m, n), dtype=np.int64)
     if p["int64_exact"] or not saturate:
         # Modular int64 sums are exact when the bound holds, and wrap needs only the residue.
         K.matmul_modular(a, b, c)
         K.finish_int(c, lo, hi, width, saturate, out, counts)
+        out = out.astype(out_dtype, copy=False)
         if p["int64_exact"]:
             events = int(counts.sum())
         else:
             events = _wide_events(a, b, pre, acc) if count else -1
         return out, events, "int"
     K.matmul_wide(a, b, c, lo, hi, width, 1, out, counts)
-    return out, int(counts.sum()), "int"
+    return out.astype(out_dtype, copy=False), int(counts.sum()), "int"
 
 
 def _wide_events(a, b, pre, acc) -> int:

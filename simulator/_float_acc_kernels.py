@@ -7,6 +7,11 @@ before that, giving a double rounding; instead the exact sum is formed with TwoS
 to odd in float64 (truncate, then force the last bit to 1 if anything was discarded).  A value
 rounded to odd with at least two more bits than the target (53 >= 24 + 2 for fp32 and anything
 narrower) rounds to the target exactly as the exact sum would, for nearest-even and toward-zero.
+Stochastic rounding sees the round-to-odd image of the sum, so its probabilities are exact to
+within ``2**-28`` of a step (fp32 and narrower), not bit-exact to the Fraction rule.
+
+The kernel is serial and cached: the rounding code is large, and recompiling it in a parallel
+kernel every session cost more than the parallel speed-up returns on the sizes simulated.
 """
 
 from __future__ import annotations
@@ -14,10 +19,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
-
 from precision._float_kernels import round_to_minifloat
-from precision._numba_config import njit_parallel, njit_serial
+from precision._numba_config import njit_serial
 from precision.stochastic import bits_at
 
 _STOCHASTIC_OFF = np.uint64(0)
@@ -42,7 +45,7 @@ def sum_round_to_odd(x, y):
     return np.array([bits]).view(np.float64)[0]
 
 
-@njit_parallel
+@njit_serial
 def float_acc_matmul(a, b, preload, exp_bits, man_bits, bias, subnormals, finite, mode,
                      saturate, stochastic, start, out):
     """``out[i, j]`` = the accumulator after ``preload[i, j]`` and every ``a[i, k] * b[k, j]``.
@@ -54,7 +57,7 @@ def float_acc_matmul(a, b, preload, exp_bits, man_bits, bias, subnormals, finite
     """
     m, kk = a.shape
     n = b.shape[1]
-    for i in prange(m):
+    for i in range(m):
         for j in range(n):
             base = (i * n + j) * (kk + 1)
             rand = bits_at(start, base) if stochastic else _STOCHASTIC_OFF

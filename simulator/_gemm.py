@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator import _xnor_kernels as X
-from simulator._dot import check_method, integer_matmul, plan
+from simulator._dot import check_method, integer_matmul, kernel_codes, plan
 from simulator._matmul_kernels import finish_int
 from simulator._operands import check_product_fits
 
@@ -33,7 +33,7 @@ def pack_planes(codes2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     words = (k + 63) // 64
     neg = np.empty((r, words), dtype=np.uint64)
     nz = np.empty((r, words), dtype=np.uint64)
-    X.pack_rows(np.ascontiguousarray(codes2d), neg, nz)
+    X.pack_rows(np.ascontiguousarray(codes2d, dtype=np.int8), neg, nz)
     return neg, nz
 
 
@@ -93,11 +93,11 @@ def gemm(x_op, x2d, w_op, w2d, acc, bias_op=None, method: str = "auto", count: b
 
 
 def _finish(c, acc, out_dtype):
-    out = np.empty(c.shape, dtype=out_dtype)
+    out = np.empty(c.shape, dtype=np.int64)
     counts = np.zeros(c.shape[0], dtype=np.int64)
     finish_int(c, acc.min_value, acc.max_value, acc.width, acc.overflow == "saturate", out,
                counts)
-    return out, int(counts.sum())
+    return out.astype(out_dtype, copy=False), int(counts.sum())
 
 
 def _popcount(x_op, x2d, w_op, w2d, acc, pre, fl, x_planes, w_planes, out_dtype):
@@ -122,10 +122,10 @@ def _sign_select(x_op, x2d, w_op, w2d, acc, pre, fl, out_dtype):
     c = np.empty((m, n), dtype=np.int64)
     c[...] = pre if pre is not None else 0
     if w_op.kind in _BINARY_KINDS:
-        X.sign_select_matmul(np.ascontiguousarray(x2d), np.ascontiguousarray(w2d.T), c)
+        X.sign_select_matmul(kernel_codes(x2d), np.ascontiguousarray(w2d.T, np.int8), c)
     else:  # binary activations, fixed-point weights: the same sum with the roles swapped
         ct = np.ascontiguousarray(c.T)
-        X.sign_select_matmul(np.ascontiguousarray(w2d), np.ascontiguousarray(x2d.T), ct)
+        X.sign_select_matmul(kernel_codes(w2d), np.ascontiguousarray(x2d.T, np.int8), ct)
         c = np.ascontiguousarray(ct.T)
     # The caller checked |sum| < 2**63 (int64_exact): the modular int64 sums are exact.
     out, events = _finish(c, acc, out_dtype)

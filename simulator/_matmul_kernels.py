@@ -13,7 +13,8 @@ Three ways to sum, chosen by ``simulator.ops`` from a bound on the partial sums:
 * ``matmul_saturate_steps``: clamps after every addition in ascending ``k`` and counts the clamps;
   valid while ``max(|lo|, hi) + max|a*b| < 2**63``.
 * ``matmul_wide``: exact sums of any size (a carry word makes the register 128 bits), every rule;
-  scalar and slower, for 32-bit-and-wider codes with a saturating accumulator.
+  scalar, serial and cached (compiling it in parallel form each session cost more than it
+  saved), for 32-bit-and-wider codes with a saturating accumulator.
 
 The float64 BLAS fast path computes ``a @ b`` on codes cast to float64 (exact when every partial
 sum is below ``2**53``) and ``finish_float`` turns that into accumulator contents in one pass.
@@ -133,7 +134,7 @@ def _wide_to_register(low, carry, lo, hi, width, saturate):
     return wrap_to_width(low, width), True
 
 
-@njit_parallel
+@njit_serial
 def matmul_wide(a, b, preload, lo, hi, width, rule, out, counts):
     """Exact ``a @ b`` for sums of any size, written into the register by ``rule``.
 
@@ -144,7 +145,7 @@ def matmul_wide(a, b, preload, lo, hi, width, rule, out, counts):
     """
     m, kk = a.shape
     n = b.shape[1]
-    for i in prange(m):
+    for i in range(m):
         events = 0
         for j in range(n):
             low = np.int64(preload[i, j])

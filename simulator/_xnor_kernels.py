@@ -29,18 +29,18 @@ COL_TILE = 64
 def pack_rows(codes, neg, nz):
     """Pack a (R, K) array of codes in {-1, 0, 1} into (R, ceil(K/64)) uint64 planes."""
     r, kk = codes.shape
-    one = np.uint64(1)
     for i in range(r):
         for w in range(neg.shape[1]):
-            neg[i, w] = 0
-            nz[i, w] = 0
-        for k in range(kk):
-            c = codes[i, k]
-            bit = one << np.uint64(k % 64)
-            if c < 0:
-                neg[i, k // 64] |= bit
-            if c != 0:
-                nz[i, k // 64] |= bit
+            k0 = w * 64
+            word_neg = np.uint64(0)
+            word_nz = np.uint64(0)
+            for k in range(k0, min(k0 + 64, kk)):
+                c = codes[i, k]
+                shift = np.uint64(k - k0)
+                word_neg |= np.uint64(c < 0) << shift
+                word_nz |= np.uint64(c != 0) << shift
+            neg[i, w] = word_neg
+            nz[i, w] = word_nz
 
 
 @njit_parallel

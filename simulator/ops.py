@@ -48,7 +48,7 @@ import numpy as np
 from precision.fixed import FixedPoint
 from precision.qarray import QArray
 from simulator._conv_kernels import im2col
-from simulator._dot import check_method
+from simulator._dot import check_method, kernel_codes
 from simulator._float_acc import check_exact_products, float_acc_gemm, float_operand
 from simulator._gemm import gemm
 from simulator._operands import Operand, as_operand, contracted_alpha
@@ -328,10 +328,11 @@ def conv2d(qx: QArray, qw: QArray, qb: QArray | None = None, stride=1, padding=0
     dtype = np.int64 if out is not None else FixedPoint(il=acc.width, fl=0).code_dtype
     contents = np.empty((rows, o), dtype=dtype)
     events, path, fl = 0, "int", xo.fl + wo.fl
+    xcodes = kernel_codes(xo.codes)
     for g in range(groups):
         sl = slice(g * og, (g + 1) * og)
         w2d = wo.codes[sl].reshape(og, -1)
-        r = gemm(x_cols_op, cols_of(xo.codes, g), wo, w2d, acc,
+        r = gemm(x_cols_op, cols_of(xcodes, g), wo, w2d, acc,
                  None if bo is None else replace(bo, codes=bo.codes[sl]), method,
                  w_planes=lambda: cached_planes(qw, ("conv", groups, g), w2d),
                  count=stats is not None,

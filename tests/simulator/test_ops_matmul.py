@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
@@ -57,9 +57,7 @@ def matmul_case(draw):
     return fixed(a, wa - fa, fa, sa), fixed(b, wb - fb, fb, sb), acc
 
 
-@given(matmul_case())
-def test_matmul_equals_reference_on_every_path(case):
-    """Both paths (and auto) give the reference contents and overflow count."""
+def _check_matmul(case):
     qa, qb, acc = case
     ref, events = matmul_ref(qa.codes, qb.codes, acc.width, acc.overflow,
                              acc.saturate_each_step)
@@ -71,6 +69,21 @@ def test_matmul_equals_reference_on_every_path(case):
         assert stats["acc_overflow"] == events
         assert res.format == FixedPoint(il=acc.width - qa.format.fl - qb.format.fl,
                                         fl=qa.format.fl + qb.format.fl, overflow=acc.overflow)
+
+
+@settings(max_examples=60)
+@given(matmul_case())
+def test_matmul_equals_reference_on_every_path(case):
+    """Both paths (and auto) give the reference contents and overflow count."""
+    _check_matmul(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=2000)
+@given(matmul_case())
+def test_matmul_equals_reference_long_run(case):
+    """The same property, many more cases (slow tier)."""
+    _check_matmul(case)
 
 
 def test_overflow_at_every_step_saturates_differently_from_the_end():
@@ -136,6 +149,7 @@ def test_k_zero_gives_the_bias():
     assert_array_equal(res.codes, np.array([[1, -2, 3], [1, -2, 3]]))
 
 
+@settings(max_examples=40)
 @given(matmul_case(), st.data())
 def test_dense_preloads_the_aligned_bias(case, data):
     """dense(x, w, b) = reference with the bias shifted onto the accumulator grid as preload."""
@@ -156,6 +170,7 @@ def test_dense_preloads_the_aligned_bias(case, data):
         assert stats["acc_overflow"] == events
 
 
+@settings(max_examples=40)
 @given(matmul_case(), st.sampled_from(["nearest", "floor", "nearest_even", "stochastic"]),
        st.integers(2, 10), st.integers(-2, 6))
 def test_out_requantizes_and_counts_output_overflow(case, rounding, wl, fl):
