@@ -16,7 +16,8 @@ digits-cnn           conv3x3x16 pad1, ReLU, maxpool2, conv3x3x32 pad1,      (1, 
 
 MLPs start with a Flatten and take any ``input_shape`` (their first layer has
 ``prod(input_shape)`` inputs); the CNNs take any ``(C, H, W)`` large enough for their kernels.
-Weights are He-normal, drawn from one generator seeded with ``seed`` layer after layer.
+Weights are He-normal (LeCun-normal for LeNet-5's convolutions, which no ReLU follows),
+drawn from one generator seeded with ``seed`` layer after layer.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ def _mlp(hidden: tuple[int, ...], n_classes: int) -> Callable:
 
 def _lenet5(input_shape, rng):
     c = input_shape[0]
-    layers = [Conv2D(c, 20, 5, seed=rng), MaxPool2D(2),
-              Conv2D(20, 50, 5, seed=rng), MaxPool2D(2), Flatten()]
+    # no ReLU after the convolutions in this variant: LeCun-normal (gain 1) keeps the
+    # activations' scale; He's gain 2 made SGD at lr 0.05 diverge on MNIST in its first steps
+    layers = [Conv2D(c, 20, 5, seed=rng, init_gain=1.0), MaxPool2D(2),
+              Conv2D(20, 50, 5, seed=rng, init_gain=1.0), MaxPool2D(2), Flatten()]
     flat = _flat_size(layers, input_shape, "lenet-5")
     return layers + [Dense(flat, 500, seed=rng), ReLU(), Dense(500, 10, seed=rng)]
 

@@ -146,7 +146,10 @@ def check_input(layer: Layer, x, ndim: tuple[int, ...]) -> np.ndarray:
 
 def initializer(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int,
                 gain: float = 2.0) -> np.ndarray:
-    """He-normal initial weights: N(0, gain / fan_in) (He et al. 2015), as float32."""
+    """Initial weights N(0, gain / fan_in) as float32: He et al. 2015 for gain 2 (ReLU
+    networks), LeCun et al. 1998 for gain 1 (linear layers)."""
+    if not (isinstance(gain, (int, float, np.floating)) and gain > 0):
+        raise ValueError(f"init_gain={gain!r} is out of range; expected init_gain > 0")
     return (rng.standard_normal(shape) * np.sqrt(gain / fan_in)).astype(DEFAULT_DTYPE)
 
 

@@ -40,14 +40,16 @@ class Conv2D(Layer):
     * W[o, c, i, j]`` where ``g = o // (O / G)`` is the group of output channel ``o`` and
     ``Cg = C / G``; zero padding.
 
-    Weights ``(out_channels, in_channels / groups, kh, kw)`` are He-normal with
-    ``fan_in = in_channels / groups * kh * kw``; the bias starts at 0.
+    Weights ``(out_channels, in_channels / groups, kh, kw)`` are ``N(0, init_gain / fan_in)``
+    with ``fan_in = in_channels / groups * kh * kw`` (He-normal for the default gain 2, for a
+    ReLU after the layer; LeCun-normal for gain 1, a linear layer); the bias starts at 0.
     """
 
     kind = "conv"
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, seed=0):
+                 dilation=1, groups: int = 1, bias: bool = True, seed=0,
+                 init_gain: float = 2.0):
         super().__init__()
         self.in_channels = check_positive_int("in_channels", in_channels)
         self.out_channels = check_positive_int("out_channels", out_channels)
@@ -65,7 +67,8 @@ class Conv2D(Layer):
         kh, kw = self.kernel_size
         cg = in_channels // groups
         rng = as_rng(seed)
-        self._params["weight"] = initializer(rng, (out_channels, cg, kh, kw), cg * kh * kw)
+        self._params["weight"] = initializer(rng, (out_channels, cg, kh, kw), cg * kh * kw,
+                                             init_gain)
         if self.use_bias:
             self._params["bias"] = np.zeros(out_channels, dtype=self._params["weight"].dtype)
 

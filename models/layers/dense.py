@@ -10,20 +10,23 @@ from models.layers.base import Layer, as_rng, check_input, check_positive_int, i
 class Dense(Layer):
     """``y[n, o] = sum_i x[n, i] * W[o, i] + b[o]``.
 
-    Weights are He-normal, ``N(0, 2 / in_features)``, drawn from ``seed``; the bias starts at 0.
+    Weights are ``N(0, init_gain / in_features)``, drawn from ``seed``: He-normal with the
+    default gain 2 (for a ReLU after the layer), LeCun-normal with gain 1 (for a linear
+    layer); the bias starts at 0.
     The weight layout ``(out, in)`` is the simulator IR's (``Graph.add(..., "dense", weight=W)``).
     """
 
     kind = "dense"
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, seed=0):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, seed=0,
+                 init_gain: float = 2.0):
         super().__init__()
         self.in_features = check_positive_int("in_features", in_features)
         self.out_features = check_positive_int("out_features", out_features)
         self.use_bias = bool(bias)
         rng = as_rng(seed)
         self._params["weight"] = initializer(rng, (self.out_features, self.in_features),
-                                             self.in_features)
+                                             self.in_features, init_gain)
         if self.use_bias:
             self._params["bias"] = np.zeros(self.out_features, dtype=self._params["weight"].dtype)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from threadpoolctl import threadpool_limits
 
 from models import Sequential, zoo
 from models.layers import Conv2D, Dense, MaxPool2D
@@ -80,3 +81,30 @@ def test_warmup_compiles_the_kernels():
     models.warmup()
     if hasattr(col2im, "signatures"):   # absent under NUMBA_DISABLE_JIT=1
         assert len(col2im.signatures) >= 2
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_every_model_learns_a_tiny_batch(name, rng):
+    """Forward, backward and update wired end to end: 15 steps on 16 images cut the loss."""
+    from models import train
+    from models.datasets import Dataset
+
+    m = zoo.get(name, seed=1)
+    x = rng.random((16, *m.input_shape)).astype(np.float32)
+    y = np.arange(16) % 10
+    data = Dataset(x, y, x, y, x, y, name="tiny", n_classes=10)
+    before = m.loss(x, y)
+    with threadpool_limits(1):   # see test_train.one_blas_thread
+        train(m, data, epochs=15, batch_size=16, lr=0.05, progress=False)
+    assert m.loss(x, y) < 0.5 * before
+
+
+def test_initial_weight_scales():
+    """He-normal (gain 2) by default; LeCun-normal (gain 1) for LeNet-5's linear convs."""
+    w = zoo.get("lenet-5").params()
+    assert w["conv2/weight"].std() == pytest.approx(np.sqrt(1 / 500), rel=0.05)
+    assert w["dense1/weight"].std() == pytest.approx(np.sqrt(2 / 800), rel=0.05)
+    assert Dense(400, 300, init_gain=1.0).params()["weight"].std() == pytest.approx(
+        np.sqrt(1 / 400), rel=0.05)
+    with pytest.raises(ValueError, match="init_gain=0 is out of range; expected init_gain > 0"):
+        Conv2D(1, 1, 3, init_gain=0)
