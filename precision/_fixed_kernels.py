@@ -332,7 +332,7 @@ def quantize_float_per_element_fl(xs, fls, out, wl, signed, rmode, omode, nsat, 
             out[i] = 0
         else:
             fl = fls[i]
-            out[i] = quantize_one(x, math.ldexp(1.0, fl), fl, wl, signed, rmode, omode, nsat,
+            out[i] = quantize_one(x, math.ldexp(1.0, int(fl)), fl, wl, signed, rmode, omode, nsat,
                                   start, i)
     return nan_count
 
@@ -348,7 +348,7 @@ def quantize_float_per_element_fl_parallel(xs, fls, out, wl, signed, rmode, omod
             out[i] = 0
         else:
             fl = fls[i]
-            out[i] = quantize_one(x, math.ldexp(1.0, fl), fl, wl, signed, rmode, omode, nsat,
+            out[i] = quantize_one(x, math.ldexp(1.0, int(fl)), fl, wl, signed, rmode, omode, nsat,
                                   start, i)
     return nan_count
 
@@ -514,3 +514,48 @@ fast_pass_narrow_serial = njit_serial(_fast_pass_narrow)
 fast_pass_narrow_parallel = njit_parallel(_fast_pass_narrow)
 fast_pass_narrow_stochastic_serial = njit_serial(_fast_pass_narrow_stochastic)
 fast_pass_narrow_stochastic_parallel = njit_parallel(_fast_pass_narrow_stochastic)
+
+
+def _requantize_fast(vs, out, shift, wl, signed, rmode, omode, lo, lo_sat, hi, slow_overflow,
+                     start):
+    """Pass 1 of requantize for ``1 <= shift <= 53``: integer rounding of ``v / 2**shift``
+    without calls (vectorizable); returns the number of elements left for the exact pass
+    (overflows that need wrap-with-N / sign-magnitude bit surgery)."""
+    ext = 64 - wl
+    umask = np.int64(-1) if wl >= 64 else (np.int64(1) << wl) - 1
+    half = np.int64(1) << (shift - 1)
+    sat = omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC
+    zero = omode == OVF_SATURATE_ZERO
+    near = not (rmode == RND_FLOOR or rmode == RND_TOWARD_ZERO or rmode == RND_STOCHASTIC)
+    tie_up = rmode == RND_NEAREST
+    tie_even = rmode == RND_NEAREST_EVEN
+    tie_away = rmode == RND_NEAREST_AWAY
+    tie_zero = rmode == RND_NEAREST_ZERO
+    trunc = rmode == RND_TOWARD_ZERO
+    stochastic = rmode == RND_STOCHASTIC
+    rare = 0
+    for i in prange(vs.size):
+        v = np.int64(vs[i])
+        n = v >> shift
+        rem = v - (n << shift)
+        tiebit = tie_up | (tie_even & ((n & 1) == 1)) | (tie_away & (n >= 0)) | (
+            tie_zero & (n < 0))
+        up = (near & ((rem > half) | ((rem == half) & tiebit))) | (
+            trunc & (rem != 0) & (n < 0))
+        if stochastic:
+            u = np.int64(bits_at(start, i) >> _U11)
+            up = u < (rem << (53 - shift))
+        r = n + np.int64(up)
+        outside = (r > hi) | (r < lo)
+        if signed:
+            wrapped = (r << ext) >> ext
+        else:
+            wrapped = r & umask
+        clamped = min(max(r, lo_sat), hi)
+        out[i] = clamped if sat else ((0 if outside else r) if zero else wrapped)
+        rare += np.int64(outside & slow_overflow)
+    return rare
+
+
+requantize_fast_serial = njit_serial(_requantize_fast)
+requantize_fast_parallel = njit_parallel(_requantize_fast)

@@ -283,8 +283,17 @@ class FixedPoint(NumberFormat):
             )
         flat = np.ascontiguousarray(arr).reshape(-1)
         out = np.empty(flat.size, dtype=self.code_dtype)
-        kernel = K.requantize_parallel if flat.size >= PARALLEL_THRESHOLD else K.requantize_serial
-        kernel(flat, out, fl - self.fl, *self._kernel_args(), start)
+        parallel = flat.size >= PARALLEL_THRESHOLD
+        shift = fl - self.fl
+        rare = 1
+        if 1 <= shift <= 53:
+            fast = K.requantize_fast_parallel if parallel else K.requantize_fast_serial
+            wl, signed, rmode, omode, _ = self._kernel_args()
+            rare = fast(flat, out, shift, wl, signed, rmode, omode, *self._fast_pass_bounds(),
+                        start)
+        if rare:
+            kernel = K.requantize_parallel if parallel else K.requantize_serial
+            kernel(flat, out, shift, *self._kernel_args(), start)
         return QArray(out.reshape(arr.shape), self, 2.0 ** -self.fl)
 
     def dequantize(self, q: QArray) -> np.ndarray:
