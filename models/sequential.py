@@ -238,10 +238,11 @@ class Sequential:
                            for layer in self.layers]}
 
     def save(self, path) -> None:
-        """Write ``path`` (.npz; a path or a writable binary file object): the architecture as a JSON string under ``"architecture"``,
-        parameters under ``"params/<layer>/<name>"``, buffers under ``"buffers/<layer>/<name>"``.
-        Readable with ``numpy.load(path, allow_pickle=False)``.  ``qconfig`` and ``hooks`` are
-        not stored."""
+        """Write ``path`` (.npz; a path or a writable binary file object): the architecture as
+        a JSON string under ``"architecture"``, parameters under ``"params/<layer>/<name>"``,
+        buffers under ``"buffers/<layer>/<name>"``; readable with
+        ``numpy.load(path, allow_pickle=False)``.  ``qconfig`` and ``hooks`` are not stored
+        (``simulator.QConfig`` has no file form yet): reload, then re-attach them."""
         arrays = {"architecture": np.array(json.dumps(self.architecture()))}
         for layer in self.layers:
             for key, value in layer.params().items():

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from models import Sequential, zoo
-from models.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, HardTanh, MaxPool2D, ReLU, Sign
+from models.layers import (BatchNorm, Conv2D, Dense, Dropout, Flatten, HardTanh, MaxPool2D,
+                           ReLU, Sign)
 from models.sequential import softmax_cross_entropy
 
 

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
-from threadpoolctl import threadpool_limits
 from numpy.testing import assert_allclose, assert_array_equal
+from threadpoolctl import threadpool_limits
 
 from models import Sequential, datasets, methods, train, zoo
 from models.datasets import Dataset

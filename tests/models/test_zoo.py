@@ -58,7 +58,8 @@ def test_seeds():
 
 
 def test_input_shape_adapts():
-    assert zoo.get("lenet-300-100", input_shape=(1, 8, 8)).n_params == 64 * 300 + 300 + 30_100 + 1010
+    small = zoo.get("lenet-300-100", input_shape=(1, 8, 8))
+    assert small.n_params == 64 * 300 + 300 + 30_100 + 1010
     assert zoo.get("digits-cnn", input_shape=(3, 16, 16)).layers[-1].in_features == 32 * 4 * 4
     with pytest.raises(ValueError, match=r"input_shape=\(1, 8, 8\) is too small for lenet-5"):
         zoo.get("lenet-5", input_shape=(1, 8, 8))
