@@ -53,7 +53,13 @@ def _check_clusters(name, value) -> int:
 
 
 def _canonical(codes: np.ndarray, centroids: np.ndarray, zero_code: int) -> SharedLayer:
-    """Sort centroids ascending, merge equal ones, and renumber the codes to match."""
+    """Drop centroids no weight uses (k-means keeps empty clusters), sort the rest ascending,
+    merge equal ones, and renumber the codes to match."""
+    used = np.unique(codes)
+    remap = np.full(centroids.size, -1, dtype=np.int64)
+    remap[used] = np.arange(used.size)
+    codes, centroids = remap[codes], centroids[used]
+    zero_code = int(remap[zero_code]) if zero_code >= 0 else -1
     values, inverse = np.unique(centroids, return_inverse=True)
     new_codes = inverse.ravel()[codes]
     new_zero = int(inverse.ravel()[zero_code]) if zero_code >= 0 else -1
