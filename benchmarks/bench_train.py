@@ -128,7 +128,7 @@ def conv_split(batch: int = 64) -> None:
         ho, wo = y.shape[2:]
         dcols = cols.reshape(layer.in_channels, kh, kw, shape[0], ho, wo)
         dx = np.zeros(shape, np.float32)
-        t_numba = best_of(lambda: col2im(dcols, kh, kw, 1, 1, 0, 0, 1, 1, dx), 10)
+        t_numba = best_of(lambda: col2im(dcols, kh, kw, 1, 1, 0, 0, 1, 1, dx), 40)
         dxt = np.zeros((shape[1], shape[0], *shape[2:]), np.float32)
 
         def numpy_col2im():
@@ -136,7 +136,7 @@ def conv_split(batch: int = 64) -> None:
                 for j in range(kw):
                     dxt[:, :, i:i + ho, j:j + wo] += dcols[:, i, j]
 
-        t_numpy = best_of(numpy_col2im, 10)
+        t_numpy = best_of(numpy_col2im, 40)
         scratch = np.empty_like(cols)
         t_im2col = best_of(lambda: im2col(x, (kh, kw), (1, 1), (0, 0), (1, 1), ho, wo,
                                           np.float32), 10)

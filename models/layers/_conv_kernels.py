@@ -1,9 +1,10 @@
 """Numba core of the convolution's col2im (serial, cached, valid Python).
 
 Layout: ``cols[c, i, j, n, oh, ow] = x[n, c, oh*sh + i*dh - ph, ow*sw + j*dw - pw]`` (zero
-outside the image).  The scatter-add back into the image is ~3.5x faster as one Numba pass
-than as ``kh * kw`` strided numpy ``+=`` on a padded temporary; the forward copy (im2col)
-is not: numpy's strided copies beat a Numba loop, so im2col stays in numpy
+outside the image).  The scatter-add back into the image is 3-5x faster as one Numba pass
+than as ``kh * kw`` strided numpy ``+=`` on a padded temporary for multi-channel inputs
+(LeNet-5's second convolution), on par for a single channel; the forward copy (im2col) is
+not: numpy's strided copies beat a Numba loop, so im2col stays in numpy
 (benchmarks/bench_train.py prints both ratios).
 """
 
