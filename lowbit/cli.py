@@ -113,13 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _cluster_args(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--workers", type=_positive_int, default=None,
-                       help="local Dask worker processes (default 2; 0 = no Dask, this process)")
+                       help="local Dask workers (default 2; 0 = no Dask, run in this process)")
     group.add_argument("--scheduler", default=None,
                        help="address of a running dask scheduler, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--processes", action="store_true",
-                   help="local workers as processes (default for sweep) ")
-    p.add_argument("--threads", action="store_true",
-                   help="local workers as threads of this process (default for demo)")
+                   help="local workers as processes (default: threads of this process, which "
+                   "share its compiled kernels)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -127,7 +126,7 @@ def _cmd_sweep(args) -> int:
     from lowbit.sweep import sweep
 
     ds = sweep(args.spec, store=args.out, scheduler=args.scheduler, workers=args.workers,
-               progress=not args.no_progress, processes=not args.threads)
+               progress=not args.no_progress, processes=args.processes)
     failed = int((ds["error"] != "").sum())
     print(f"{int(ds['error'].size)} points in {args.out} ({failed} failed); dims: "
           + ", ".join(f"{d}={n}" for d, n in ds.sizes.items()))

@@ -33,9 +33,7 @@ def run_demo(out: Path, *, workers=None, scheduler=None, progress=True, processe
     """Run the demo into directory ``out`` (``digits.zarr`` and ``report.html``); return the
     result Dataset.
 
-    Defaults to a local cluster of two worker *threads*: the kernels release the GIL, and
-    threads share one process's compiled kernels, where worker processes would each compile
-    them again (measured in benchmarks/bench_sweep.py).
+    Defaults to a local cluster of two worker threads (see ``lowbit.sweep.sweep``).
     """
     from lowbit.pareto import front_table, pareto_front
     from lowbit.report import write_report

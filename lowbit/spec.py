@@ -54,8 +54,10 @@ AXES = {
     "overflow": "overflow mode (lowbit name or HLS alias)",
     "accumulator": "accumulator width in bits (default: the target's accumulator)",
     "target": "simulated target (simulator.targets.names())",
-    "first_wl": "word length kept by the first layer (0: as the others)",
-    "last_wl": "word length kept by the last layer (0: as the others)",
+    "first_wl": "fixed-point word length kept by the first layer, fl calibrated (0: as the "
+                "others)",
+    "last_wl": "fixed-point word length kept by the last layer, fl calibrated (0: as the "
+               "others)",
     "sparsity": "fraction of weights pruned by magnitude (needs models.compress)",
     "clusters": "weight-sharing clusters per layer (needs models.compress)",
     "seed": "seed of stochastic rounding (one dimension entry per seed)",
@@ -169,7 +171,7 @@ def load_spec(spec, *, check_files: bool = True) -> Spec:
     if isinstance(spec, Spec):
         return spec
     if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec
-                                  and spec.endswith(".toml")):
+                                  and (spec.endswith(".toml") or Path(spec).is_file())):
         path = Path(spec)
         if not path.is_file():
             raise FileNotFoundError(f"spec file {str(path)!r} does not exist")

@@ -26,7 +26,7 @@ MAX_CHUNK = 8
 
 
 def sweep(spec, store=None, *, scheduler=None, workers=None, progress=True,
-          processes=True) -> xr.Dataset:
+          processes=False) -> xr.Dataset:
     """Run a sweep and return its result Dataset (one dimension per axis of the spec).
 
     Parameters
@@ -39,8 +39,10 @@ def sweep(spec, store=None, *, scheduler=None, workers=None, progress=True,
         spec is refused. ``None`` keeps the results in memory only.
     scheduler : str or None
         Address of a ``dask.distributed`` scheduler (``"tcp://host:8786"``). ``None`` starts a
-        ``LocalCluster`` of ``workers`` single-threaded worker processes (threads when
-        ``processes=False``).
+        ``LocalCluster`` of ``workers`` worker threads in this process (processes when
+        ``processes=True``). Threads are the default: the kernels release the GIL and threads
+        share this process's compiled kernels, where each worker process compiles its own
+        (on 2 cores, 24 digits-CNN points: 82 s with threads, 168 s with processes).
     workers : int or None
         Workers of the local cluster (default 2); ``0`` runs every point in this process
         without Dask.
@@ -78,7 +80,7 @@ def grid_point(spec: Spec, index: int) -> dict:
 
 def run(spec: Spec, work, store, *, evaluate=evaluate, fingerprint: str, model_npz: bytes,
         provenance: dict, scheduler=None, workers=None, progress=True,
-        processes=True) -> xr.Dataset:
+        processes=False) -> xr.Dataset:
     """The engine proper: run ``evaluate(work, point)`` on every missing point of the grid.
 
     ``evaluate`` must be importable by the workers (a module-level function); it returns

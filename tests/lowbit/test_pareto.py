@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from lowbit.pareto import front_table, pareto_front
 
@@ -65,6 +65,7 @@ def test_multi_dimensional_grid_keeps_coordinates():
                                              "[]"]
 
 
+@settings(max_examples=60)
 @given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=30))
 def test_front_is_exactly_the_non_dominated_set(points):
     """Against the definition, on random integer grids full of ties."""
