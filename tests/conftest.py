@@ -24,6 +24,16 @@ if "LOWBIT_DATA" not in os.environ and _SHARED_MNIST.is_dir():
     os.environ["LOWBIT_DATA"] = str(_SHARED_MNIST)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread_per_worker():
+    """One BLAS thread per test process: with two xdist workers on two cores, threaded BLAS
+    only oversubscribes the machine (digits training ran ~10x slower under load)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", help="run tests marked slow")
 
