@@ -85,8 +85,10 @@ def _weighted(run, i, n, ins, ci):
     x = ins[0]
     cfg = run.configs[n.name]
     p = n.params
-    acc = cfg.accumulator if cfg.accumulator is not None else run.target.accumulator
     wq = run.param(i, n, "weight", cfg.weights) if cfg.weights is not None else None
+    acc = cfg.accumulator if cfg.accumulator is not None else run.target.accumulator
+    if not acc.is_floating and (_is_float_format(x) or (wq is not None and _is_float_format(wq))):
+        acc = _FP32_ACCUMULATOR()  # minifloat operands never sum in an integer register
     fuse = n.name in run.fuse_relu
     if wq is None or not hasattr(x, "codes"):
         w = wq.to_float() if wq is not None else p["weight"]
@@ -101,7 +103,9 @@ def _weighted(run, i, n, ins, ci):
         return _quantize_float(run, i, n, np.maximum(y, 0) if fuse else y, ci)
     scaled = _has_alpha(x) or _has_alpha(wq)
     bq = None
-    if "bias" in p and not scaled:
+    if "bias" in p and acc.is_floating:  # preloaded as a value of the bias (or acc.) format
+        bq = run.param(i, n, "bias", cfg.bias if cfg.bias is not None else acc.floating)
+    elif "bias" in p and not scaled:
         grid = _acc_grid(x, wq, acc, cfg.bias)
         bq = run.param(i, n, "bias", cfg.bias if cfg.bias is not None else grid)
         if _frac_bits(bq) > grid.fl:  # a finer bias is rounded onto the accumulator's grid
@@ -142,6 +146,17 @@ def _weighted(run, i, n, ins, ci):
              else p["bias"])
         y = y + b.reshape((1, -1) + (1,) * (y.ndim - 2))
     return _quantize_float(run, i, n, np.maximum(y, 0) if fuse else y, ci)
+
+
+def _is_float_format(q) -> bool:
+    return hasattr(q, "codes") and getattr(q.format, "family", "") == "float"
+
+
+def _FP32_ACCUMULATOR():
+    from precision import FloatingPoint
+    from simulator.accumulator import Accumulator
+
+    return Accumulator(floating=FloatingPoint(exp_bits=8, man_bits=23))
 
 
 def _has_alpha(q) -> bool:

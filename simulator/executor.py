@@ -264,8 +264,9 @@ class _Run:
 
     def chunk(self, xc: np.ndarray, ci: int):
         fin = self.formats[INPUT]
+        seed = self.key(-1, "input", ci) if fin is not None and fin.is_stochastic else None
         xf = xc.astype(np.float64, copy=False)
-        vals = {INPUT: fin.quantize(xf, seed=self.key(-1, "input", ci)) if fin else xf}
+        vals = {INPUT: fin.quantize(xf, seed=seed) if fin is not None else xf}
         ref = {INPUT: xf} if self.collect else None
         out_name = self.graph.output.name
         for i, n in enumerate(self.nodes):

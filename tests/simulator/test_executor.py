@@ -206,6 +206,29 @@ def test_binary_weights_and_activations(rng):
     assert_array_equal(res.codes.codes, fmt.requantize(h2, 0).codes)
 
 
+def test_minifloat_network_is_exact_on_small_integers(rng):
+    """fp16 weights/activations (fp32 accumulation by default, on an int32 target): with small
+    integer weights and inputs every value is exact, so the outputs equal the float run."""
+    g = Graph((6,))
+    g.add("fc1", "dense", weight=rng.integers(-4, 5, (5, 6)), bias=rng.integers(-4, 5, 5))
+    g.add("relu1", "relu")
+    g.add("fc2", "dense", weight=rng.integers(-4, 5, (3, 5)))
+    x = rng.integers(-4, 5, (7, 6)).astype(np.float64)
+    res = simulate(g, QConfig.uniform("fp16"), x, target="asic-45nm")
+    assert_array_equal(res.outputs, simulate_float(g, x))
+    assert res.codes.codes.dtype == np.uint16
+    assert np.all(np.isinf(res.stats["sqnr_db"].values))
+
+
+def test_dynamic_fixed_point_runs_on_values(rng):
+    """Per-tensor dynamic fixed point goes through ops; 8 bits keep the CNN above 25 dB."""
+    from precision import DynamicFixedPoint
+
+    g = residual_cnn(rng)
+    res = simulate(g, QConfig.uniform(DynamicFixedPoint(8)), rng.normal(size=(4, 2, 6, 6)))
+    assert float(res.stats["sqnr_db"].sel(layer="fc")) > 25
+
+
 # -- targets ---------------------------------------------------------------------------------
 def test_same_arithmetic_same_outputs(rng):
     """cpu-int8 and cpu-int16 both accumulate in 32-bit wrap: identical outputs and stats."""
