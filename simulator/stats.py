@@ -7,8 +7,10 @@ For every node (dimension ``layer``, in execution order):
   the reference output is all zero and the simulated one too);
 * ``acc_overflow``: accumulator overflow events of a dense/conv2d layer, as counted by ``ops``
   (0 for other nodes);
-* ``out_overflow``: output values whose exact value before rounding lay outside the range of the
-  node's fixed-point output format (the values the overflow mode then saturated or wrapped);
+* ``out_overflow``: output values whose overflow rule fired when they were requantized into the
+  node's fixed-point output format: the rounded integer left ``[min_code, max_code]`` (the
+  values the overflow mode then saturated, zeroed or wrapped); for layers computed on float
+  values, the values outside ``[min_value, max_value]``;
 * ``saturation_rate``: fraction of output codes equal to the smallest or largest code of the
   format (``nan`` for float or non-fixed outputs);
 * ``hist``: counts of output codes in ``N_BINS`` equal bins spanning each format's code range
@@ -97,7 +99,7 @@ class StatsCollector:
                 "acc_overflow": ("layer", self.acc_overflow.copy(), {
                     "units": "events", "long_name": "accumulator overflow events"}),
                 "out_overflow": ("layer", self.out_overflow.copy(), {
-                    "units": "values", "long_name": "output values outside the format's range"}),
+                    "units": "values", "long_name": "output values whose overflow rule fired"}),
                 "saturation_rate": ("layer", sat, {
                     "units": "1", "long_name": "fraction of output codes at the extreme codes"}),
                 "hist": (("layer", "code_bin"), self.hist.copy(), {

@@ -387,3 +387,15 @@ def test_golden_networks():
                 assert value.dtype == expected.dtype, (name, key)
                 assert_array_equal(value, expected, err_msg=f"{name}/{key}")
         assert seen == names
+
+
+def test_warmup_compiles_and_leaves_results_unchanged(rng):
+    """simulator.warmup() runs the hot paths once; results before and after are equal."""
+    import simulator
+
+    g = mlp(rng)
+    q = QConfig.uniform(FixedPoint(il=4, fl=4))
+    x = rng.normal(size=(3, 6))
+    before = simulate(g, q, x).outputs
+    assert simulator.warmup() is None
+    assert_array_equal(simulate(g, q, x).outputs, before)
