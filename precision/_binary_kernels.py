@@ -118,36 +118,129 @@ def _ternarize_parallel(x, delta, rows_per_group, codes, planes, chunk):
     return n_nan
 
 
+_LOW_BITS = np.uint64(0x0101010101010101)
+_GATHER = np.uint64(0x0102040810204080)   # moves bit 8k to bit 56 + k (k = 0..7), no carries
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+
+
+@njit_serial(inline="always")
+def _eight_codes(codes, o, j, i):
+    """Codes ``j .. j+7`` of row ``(o, :, i)`` as the bytes of one uint64 (byte k = code j+k)."""
+    w = _U0
+    for b in range(8):
+        w |= np.uint64(np.uint8(codes[o, j + b, i])) << np.uint64(8 * b)
+    return w
+
+
+@njit_serial(inline="always")
+def _bad_bytes(w, ternary):
+    """Nonzero when a byte of ``w`` is not a valid code: binary {0x01, 0xFF}, ternary also 0."""
+    neg = (w >> np.uint64(7)) & _LOW_BITS
+    bad = ((w >> _U1) & _LOW7) ^ (neg * np.uint64(0x7F))   # bits 1..7 must copy the sign bit
+    odd = w & _LOW_BITS
+    if ternary:
+        return bad | (neg & ~odd)                           # -1 must be odd (0xFF)
+    return bad | (odd ^ _LOW_BITS)                          # binary: every code odd
+
+
 @njit_serial
 def _pack_range(codes, planes, t0, t1):
-    """Pack tasks of ``codes`` (outer, L, inner) int8 into ``planes`` (P, outer, inner, W).
+    """Pack tasks ``t0 .. t1-1`` of ``codes`` (outer, L, inner) int8 into ``planes``
+    (P, outer, inner, W); returns nonzero when a code is outside the alphabet ({-1, +1} for
+    P == 1, {-1, 0, +1} for P == 2).
 
-    Returns the number of codes outside the alphabet ({-1, +1} for P == 1, {-1, 0, +1} for 2).
+    Eight codes at a time: read as the bytes of a uint64, the sign bits ``(w >> 7) & 0x01..01``
+    and the low bits ``w & 0x01..01`` are gathered into one byte each by a multiplication.
     """
-    n_planes = planes.shape[0]
+    ternary = planes.shape[0] == 2
     length = codes.shape[1]
     inner = codes.shape[2]
     n_words = planes.shape[3]
-    n_bad = 0
+    bad = _U0
+    neg_acc = np.zeros(inner, dtype=np.uint64)
+    nz_acc = np.zeros(inner, dtype=np.uint64)
     for t in range(t0, t1):
         o = t // n_words
         w = t - o * n_words
         j0 = w * 64
         j1 = min(j0 + 64, length)
-        for i in range(inner):
+        if inner == 1:
             neg = _U0
             nz = _U0
-            for j in range(j0, j1):
-                c = codes[o, j, i]
-                u = np.uint64(np.uint8(c))
+            j = j0
+            while j + 8 <= j1:
+                b = _eight_codes(codes, o, j, 0)
+                bad |= _bad_bytes(b, ternary)
                 sh = np.uint64(j - j0)
-                neg |= ((u >> np.uint64(7)) & _U1) << sh
-                nz |= (u & _U1) << sh
-                if c < -1 or c > 1 or (n_planes == 1 and c == 0):
-                    n_bad += 1
-            planes[0, o, i, w] = neg
-            if n_planes == 2:
-                planes[1, o, i, w] = nz
+                neg |= ((((b >> np.uint64(7)) & _LOW_BITS) * _GATHER) >> np.uint64(56)) << sh
+                nz |= (((b & _LOW_BITS) * _GATHER) >> np.uint64(56)) << sh
+                j += 8
+            for jj in range(j, j1):
+                b = np.uint64(np.uint8(codes[o, jj, 0]))
+                bad |= _U1 if ((b + _U1) & np.uint64(0xFF)) > np.uint64(2) else _U0
+                if not ternary:
+                    bad |= _U1 if b == _U0 else _U0
+                sh = np.uint64(jj - j0)
+                neg |= ((b >> np.uint64(7)) & _U1) << sh
+                nz |= (b & _U1) << sh
+            planes[0, o, 0, w] = neg
+            if ternary:
+                planes[1, o, 0, w] = nz
+        else:
+            # Rows of `inner` codes are contiguous: loop over them innermost (vectorizable).
+            neg_acc[:] = 0
+            nz_acc[:] = 0
+            for j in range(j0, j1):
+                sh = np.uint64(j - j0)
+                for i in range(inner):
+                    u = np.uint64(np.uint8(codes[o, j, i]))
+                    neg_acc[i] |= ((u >> np.uint64(7)) & _U1) << sh
+                    nz_acc[i] |= (u & _U1) << sh
+                    bad |= _U1 if ((u + _U1) & np.uint64(0xFF)) > np.uint64(2) else _U0
+                    if not ternary:
+                        bad |= _U1 if u == _U0 else _U0
+            for i in range(inner):
+                planes[0, o, i, w] = neg_acc[i]
+                if ternary:
+                    planes[1, o, i, w] = nz_acc[i]
+    return bad
+
+
+@njit_serial
+def _pack_words_range(words, planes, t0, t1):
+    """:func:`_pack_range` for the last axis when its length is a multiple of 8: ``words`` is
+    the (rows, L / 8) uint64 view of the int8 codes (byte k of a word = code 8g + k)."""
+    ternary = planes.shape[0] == 2
+    n8 = words.shape[1]
+    n_words = planes.shape[2]
+    bad = _U0
+    for t in range(t0, t1):
+        r = t // n_words
+        w = t - r * n_words
+        g0 = w * 8
+        g1 = min(g0 + 8, n8)
+        neg = _U0
+        nz = _U0
+        for g in range(g0, g1):
+            b = words[r, g]
+            bad |= _bad_bytes(b, ternary)
+            sh = np.uint64(8 * (g - g0))
+            neg |= ((((b >> np.uint64(7)) & _LOW_BITS) * _GATHER) >> np.uint64(56)) << sh
+            nz |= (((b & _LOW_BITS) * _GATHER) >> np.uint64(56)) << sh
+        planes[0, r, w] = neg
+        if ternary:
+            planes[1, r, w] = nz
+    return bad
+
+
+@njit_parallel
+def _pack_words_parallel(words, planes, chunk):
+    n_tasks = planes.shape[1] * planes.shape[2]
+    n_chunks = (n_tasks + chunk - 1) // chunk
+    n_bad = 0
+    for c in prange(n_chunks):
+        t0 = c * chunk
+        n_bad += 1 if _pack_words_range(words, planes, t0, min(t0 + chunk, n_tasks)) != 0 else 0
     return n_bad
 
 
@@ -158,7 +251,7 @@ def _pack_parallel(codes, planes, chunk):
     n_bad = 0
     for c in prange(n_chunks):
         t0 = c * chunk
-        n_bad += _pack_range(codes, planes, t0, min(t0 + chunk, n_tasks))
+        n_bad += 1 if _pack_range(codes, planes, t0, min(t0 + chunk, n_tasks)) != 0 else 0
     return n_bad
 
 
@@ -182,6 +275,45 @@ def _unpack_range(planes, codes, t0, t1):
                 n_bit = np.int8((neg >> sh) & _U1)
                 z_bit = np.int8((nz >> sh) & _U1)
                 codes[o, j, i] = z_bit * (1 - 2 * n_bit)
+
+
+_SPREAD = np.uint64(0x8040201008040201)   # after * 0x01..01: byte k keeps bit k
+_HIGH_BITS = np.uint64(0x8080808080808080)
+
+
+@njit_serial(inline="always")
+def _bits_to_bytes(byte):
+    """Byte k of the result = bit k of ``byte`` (0 or 1)."""
+    x = (byte * _LOW_BITS) & _SPREAD
+    return ((x + _LOW7) & _HIGH_BITS) >> np.uint64(7)
+
+
+@njit_serial
+def _unpack_words_range(planes, words, t0, t1):
+    """Inverse of :func:`_pack_words_range`: writes 8 codes per uint64 of ``words``."""
+    ternary = planes.shape[0] == 2
+    n8 = words.shape[1]
+    n_words = planes.shape[2]
+    for t in range(t0, t1):
+        r = t // n_words
+        w = t - r * n_words
+        neg = planes[0, r, w]
+        nz = planes[1, r, w] if ternary else ~_U0
+        g0 = w * 8
+        for g in range(g0, min(g0 + 8, n8)):
+            sh = np.uint64(8 * (g - g0))
+            n01 = _bits_to_bytes((neg >> sh) & np.uint64(0xFF))
+            z01 = _bits_to_bytes((nz >> sh) & np.uint64(0xFF))
+            words[r, g] = z01 | (n01 * np.uint64(0xFE))
+
+
+@njit_parallel
+def _unpack_words_parallel(planes, words, chunk):
+    n_tasks = planes.shape[1] * planes.shape[2]
+    n_chunks = (n_tasks + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        t0 = c * chunk
+        _unpack_words_range(planes, words, t0, min(t0 + chunk, n_tasks))
 
 
 @njit_parallel
