@@ -10,6 +10,7 @@ from precision.dynamic import DynamicFixedPoint, ScaleTracker
 from precision.fixed import FixedPoint
 from precision.floating import FloatingPoint
 from precision.modes import OVERFLOW_MODES, ROUNDING_MODES
+from precision.packing import PackedBits, pack, unpack
 from precision.qarray import QArray
 from precision.registry import get, names, register
 
@@ -30,6 +31,6 @@ def warmup() -> None:
 
 __all__ = [
     "Binary", "DynamicFixedPoint", "FixedPoint", "FloatingPoint", "NumberFormat",
-    "OVERFLOW_MODES", "QArray", "ROUNDING_MODES", "ScaleTracker", "Ternary", "get", "names",
-    "register", "warmup",
+    "OVERFLOW_MODES", "PackedBits", "QArray", "ROUNDING_MODES", "ScaleTracker", "Ternary", "get",
+    "names", "pack", "register", "unpack", "warmup",
 ]
