@@ -7,13 +7,17 @@ clusters, bits per index, bytes before/after, ``compression_ratio``).
 """
 
 from models.compress.deep_compression import compressed_graph, deep_compression, encode_layer
+from models.compress.distillation import distill, distillation_loss
 from models.compress.filters import prune_filters_l1, prune_taylor, remove_units, taylor_scores
+from models.compress.hashing import HashedDense, hashed_graph, hashed_like
 from models.compress.pruning import (hessian_diagonal, obd_saliency, prune_iterative,
                                      prune_magnitude, prune_obd, retrain)
 from models.compress.report import CompressionReport, LayerCompression
 from models.compress.sharing import SharedLayer, fine_tune_centroids, share_weights
 
-__all__ = ["CompressionReport", "LayerCompression", "SharedLayer", "compressed_graph",
-           "deep_compression", "encode_layer", "fine_tune_centroids", "hessian_diagonal",
+__all__ = ["CompressionReport", "HashedDense", "LayerCompression", "SharedLayer",
+           "compressed_graph", "deep_compression", "distill", "distillation_loss",
+           "encode_layer", "fine_tune_centroids", "hashed_graph", "hashed_like",
+           "hessian_diagonal",
            "obd_saliency", "prune_filters_l1", "prune_iterative", "prune_magnitude", "prune_obd",
            "prune_taylor", "remove_units", "retrain", "share_weights", "taylor_scores"]
