@@ -48,7 +48,9 @@ def float_acc_gemm(xv, wv, pre, acc, seed) -> np.ndarray:
     if pre is not None:
         preload[...] = pre
     stochastic = fmt.rounding == "stochastic"
-    start = mix64(np.uint64(seed_to_uint64(seed, fmt=fmt))) if stochastic else np.uint64(0)
+    start = np.uint64(0)
+    if stochastic:
+        start = np.uint64(mix64(np.uint64(seed_to_uint64(seed, fmt=fmt))))
     out = np.empty((m, n), dtype=np.float64)
     float_acc_matmul(np.ascontiguousarray(xv, dtype=np.float64),
                      np.ascontiguousarray(wv.T, dtype=np.float64), preload, *fmt.kernel_args(),

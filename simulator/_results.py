@@ -52,7 +52,7 @@ def count_fixed_overflow(values, fl: int, fmt: FixedPoint, key) -> int:
         s = -shift
         top, bottom = max_code >> s, -((-min_code) >> s)
         return int(np.count_nonzero(flat > top) + np.count_nonzero(flat < bottom))
-    start = mix64(np.uint64(key)) if key is not None else np.uint64(0)
+    start = np.uint64(mix64(np.uint64(key))) if key is not None else np.uint64(0)
     return int(count_rounding_overflow(flat, shift, min_code, max_code,
                                        ROUNDING_CODES[fmt.rounding], start))
 

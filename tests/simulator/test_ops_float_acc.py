@@ -80,3 +80,16 @@ def test_products_that_would_round_are_refused():
     x = FixedPoint(30, 0).quantize(np.ones((1, 2)))
     with pytest.raises(ValueError, match=r"need 60 bits and would round in float64"):
         ops.dense(x, x, acc=Accumulator(floating=FP32))
+
+
+def test_stochastic_accumulator_is_reproducible(rng):
+    """A stochastically rounding bf16 accumulator: same seed, same codes; it does not stall."""
+    acc = Accumulator(floating=FloatingPoint(8, 7, rounding="stochastic"))
+    x = BF16.quantize(np.full((1, 4000), 0.50390625))
+    w = BF16.quantize(np.ones((1, 4000)))
+    first = ops.dense(x, w, acc=acc, seed=2**63 + 1)
+    again = ops.dense(x, w, acc=acc, seed=2**63 + 1)
+    assert_array_equal(first.codes, again.codes)
+    assert 1500 < first.to_float()[0, 0] < 2500  # unbiased on average: about 2015.6
+    with pytest.raises(ValueError, match=r"needs seed="):
+        ops.dense(x, w, acc=acc)

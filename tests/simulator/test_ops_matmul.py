@@ -240,3 +240,16 @@ def test_dynamic_fixed_point_groups_are_aligned_exactly(rng, group):
     assert (got == exact).all()
     fls = -np.log2(np.asarray(fmt.expand_scale(qa)))
     assert res.format.fl == int(fls.max()) + int(-np.log2(qb.scale).max())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 2**63 + 5, 2**64 - 1])
+def test_stochastic_out_overflow_count_for_any_seed(rng, seed):
+    """The counted output overflows use requantize's own random words (any 64-bit seed)."""
+    a = fixed(rng.integers(-8, 8, (3, 4)), 2, 2)
+    b = fixed(rng.integers(-8, 8, (4, 3)), 2, 2)
+    fmt = FixedPoint(2, 1, rounding="stochastic")
+    stats = {}
+    res = ops.matmul(a, b, out=fmt, seed=seed, stats=stats)
+    exact = ops.matmul(a, b)
+    assert_array_equal(res.codes, fmt.requantize(exact.codes.astype(np.int64), 4, seed=seed).codes)
+    assert stats["out_overflow"] == out_overflow_ref(exact.codes, 4, fmt, key=seed)
