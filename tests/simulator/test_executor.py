@@ -320,6 +320,10 @@ def test_weight_cache_is_reused_and_invalidated(rng):
     second = simulate(g, q, x)
     assert all(g._qcache[k] is v for k, v in cached.items())
     assert_array_equal(first.outputs, second.outputs)
+    assert_array_equal(first.stats["sqnr_db"], second.stats["sqnr_db"])  # cached float run
+    other = simulate(g, q, x[::-1].copy())  # other input: its own reference run
+    assert_array_equal(other.stats["sqnr_db"], simulate(g.fold_batchnorm(), q,
+                                                        x[::-1].copy()).stats["sqnr_db"])
     g.add("relu2", "relu")
     assert not g._qcache
 
@@ -336,6 +340,8 @@ def test_chunked_batches_equal_one_by_one(rng, monkeypatch):
     parts = simulate(g, q, x)
     assert_array_equal(whole.codes.codes, parts.codes.codes)
     assert_array_equal(whole.stats["hist"], parts.stats["hist"])
+    assert_array_equal(whole.stats["out_overflow"], parts.stats["out_overflow"])
+    np.testing.assert_allclose(whole.stats["sqnr_db"], parts.stats["sqnr_db"], rtol=1e-9)
 
 
 def test_predictions_and_accuracy(rng):
