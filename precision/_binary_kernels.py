@@ -88,19 +88,15 @@ def _ternarize_range(x, delta, rows_per_group, codes, planes, t0, t1):
         neg = _U0
         nz = _U0
         for j in range(j0, j1):
+            # branch-free: random signs would defeat the branch predictor
             v = x[r, j]
-            if v != v:
-                n_nan += 1
-            bit = _U1 << np.uint64(j - j0)
-            if v > d:
-                codes[r, j] = 1
-                nz |= bit
-            elif v < -d:
-                codes[r, j] = -1
-                nz |= bit
-                neg |= bit
-            else:
-                codes[r, j] = 0
+            n_nan += 1 if v != v else 0
+            pos = v > d
+            ng = v < -d
+            sh = np.uint64(j - j0)
+            codes[r, j] = np.int8(pos) - np.int8(ng)
+            neg |= np.uint64(ng) << sh
+            nz |= np.uint64(pos or ng) << sh
         planes[0, r, w] = neg
         planes[1, r, w] = nz
     return n_nan
@@ -323,3 +319,25 @@ def _unpack_parallel(planes, codes, chunk):
     for c in prange(n_chunks):
         t0 = c * chunk
         _unpack_range(planes, codes, t0, min(t0 + chunk, n_tasks))
+
+
+_FRAC = np.uint64(0x000FFFFFFFFFFFFF)
+_LOW27 = np.uint64((1 << 27) - 1)
+
+
+@njit_serial
+def abs_sum_bins(x, lo, hi):
+    """Exact sum of |x| (x a 1-d float array) as integer bins: ``sum |x| = 2**-1074 *
+    sum_E (lo[E] + hi[E] * 2**27) * 2**(E - 1)`` with ``E = max(float64 exponent field, 1)``.
+
+    Each float64 significand (< 2**53) is split into 27 + 26 bits, so an int64 bin absorbs
+    2**36 additions before it could overflow; the caller turns the bins into a Python int.
+    """
+    for k in range(x.shape[0]):
+        u = np.float64(abs(x[k])).view(np.uint64)
+        e = np.int64(u >> np.uint64(52))
+        sig = (u & _FRAC) | (np.uint64(1 if e > 0 else 0) << np.uint64(52))
+        e = e if e > 1 else 1
+        lo[e] += np.int64(sig & _LOW27)
+        hi[e] += np.int64(sig >> np.uint64(27))
+

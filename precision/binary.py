@@ -49,14 +49,22 @@ def _rows(arr: np.ndarray) -> np.ndarray:
 
 
 def _fsum_mean(values: np.ndarray) -> float:
-    """``fsum(values) / n``: the correctly rounded sum, then one float64 division (0.0 if empty).
+    """``fsum(|values|) / n``: the correctly rounded sum (as ``math.fsum``), then one float64
+    division; 0.0 if empty, inf when the sum is beyond the float64 range (the callers raise).
 
-    Defined exactly, unlike ``np.mean`` whose summation order depends on the numpy build.  A sum
-    beyond the float64 range gives inf (the callers then raise)."""
+    Defined exactly, unlike ``np.mean`` whose summation order depends on the numpy build: the
+    sum is accumulated exactly in integer bins by a kernel and rounded once here.
+    """
     if not values.size:
         return 0.0
+    lo = np.zeros(2048, dtype=np.int64)
+    hi = np.zeros(2048, dtype=np.int64)
+    _k.abs_sum_bins(np.ascontiguousarray(values).reshape(-1), lo, hi)
+    total = 0
+    for e in np.flatnonzero(lo | hi).tolist():
+        total += (int(lo[e]) + (int(hi[e]) << 27)) << (e - 1)
     try:
-        return math.fsum(values.tolist()) / values.size
+        return (total / (1 << 1074)) / values.size   # int / int: correctly rounded
     except OverflowError:
         return math.inf
 
@@ -64,7 +72,7 @@ def _fsum_mean(values: np.ndarray) -> float:
 def _mean_abs(arr: np.ndarray, per_channel: bool):
     """mean |x| (see :func:`_fsum_mean`) per tensor, a Python float, or per index of axis 0,
     a float64 array shaped (O, 1, ...)."""
-    a = np.abs(arr.astype(np.float64, copy=False))
+    a = arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64)
     if not per_channel:
         return _fsum_mean(a.reshape(-1))
     rows = a.reshape(a.shape[0], math.prod(a.shape[1:])) if a.ndim > 1 else a.reshape(-1, 1)
@@ -231,8 +239,8 @@ class Ternary(NumberFormat):
         if nan != "raise":
             raise ValueError(f"nan={nan!r} is not supported by Ternary; expected 'raise'")
         arr = _as_kernel_input(x)
-        if arr.size and np.isnan(arr).any():  # before Δ: a NaN mean would hide the count
-            _raise_nan(int(np.isnan(arr).sum()), self)
+        if self.threshold_mode == "relative" and arr.size and np.isnan(arr).any():
+            _raise_nan(int(np.isnan(arr).sum()), self)   # before Δ: a NaN mean hides the count
         per_channel = self.scale == "channel"
         if per_channel:
             _channel_axis_check(arr, self)
@@ -246,10 +254,12 @@ class Ternary(NumberFormat):
         codes = np.empty(x2d.shape, dtype=np.int8)
         planes = np.empty((2, x2d.shape[0], (x2d.shape[1] + 63) // 64), dtype=np.uint64)
         if x2d.size >= PARALLEL_THRESHOLD:
-            _k._ternarize_parallel(x2d, delta, rows_per_group, codes, planes, _CHUNK_TASKS)
+            n_nan = _k._ternarize_parallel(x2d, delta, rows_per_group, codes, planes,
+                                           _CHUNK_TASKS)
         else:
-            _k._ternarize_range(x2d, delta, rows_per_group, codes, planes, 0,
-                                planes.shape[1] * planes.shape[2])
+            n_nan = _k._ternarize_range(x2d, delta, rows_per_group, codes, planes, 0,
+                                        planes.shape[1] * planes.shape[2])
+        _raise_nan(n_nan, self)
         codes = codes.reshape(arr.shape)
         alpha = 1.0
         if self.scale is not None:
@@ -264,7 +274,7 @@ class Ternary(NumberFormat):
     def _alpha(self, arr: np.ndarray, codes: np.ndarray):
         """mean |x| over the nonzero codes (fsum, then one division; 0 where there are none),
         per tensor or per index of axis 0."""
-        a = np.abs(arr.astype(np.float64, copy=False))
+        a = arr
         if self.scale == "tensor":
             return _fsum_mean(a[codes != 0])
         rows = a.reshape(a.shape[0], math.prod(a.shape[1:])) if a.ndim > 1 else a.reshape(-1, 1)
