@@ -327,9 +327,9 @@ def decode_minifloat(code, exp_bits, man_bits, bias, subnormals, finite):
         if not subnormals:
             mag = 0.0
         else:
-            mag = math.ldexp(float(mant), 1 - bias - man_bits)
+            mag = math.ldexp(float(mant), int(1 - bias - man_bits))
     else:
-        mag = math.ldexp(float(mant | (_U1 << m)), field - bias - man_bits)
+        mag = math.ldexp(float(mant | (_U1 << m)), int(field - bias - man_bits))
     return -mag if sign == _U1 else mag
 
 
