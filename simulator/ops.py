@@ -311,15 +311,20 @@ def conv2d(qx: QArray, qw: QArray, qb: QArray | None = None, stride=1, padding=0
         return finish_float(to_nchw(values), acc, out, seed, stats)
     xo, wo = as_operand(qx, "qx"), as_operand(qw, "qw")
     bo = as_operand(qb, "qb") if qb is not None else None
-    if np.ndim(xo.alpha):
-        raise ValueError("qx must have a per-tensor scale in conv2d, got a scale of shape "
-                         f"{np.shape(xo.alpha)}")
+    alpha_x = xo.alpha if xo.kind in _BITS else 1.0
+    if np.ndim(alpha_x):  # per sample (axis 0) factors out of every window; nothing finer does
+        full = np.broadcast_to(np.asarray(alpha_x, dtype=np.float64), qx.shape)
+        per_sample = full[:, :1, :1, :1]
+        if not np.all(full == per_sample):
+            raise ValueError("qx has a scale that varies within a sample (shape "
+                             f"{np.shape(xo.alpha)}); conv2d factors out per-tensor or "
+                             "per-sample scales only")
+        alpha_x = per_sample.copy()
     alpha_w = 1.0
     if wo.kind in _BITS and np.ndim(wo.alpha):
         alpha_w = contracted_alpha(replace(wo, codes=wo.codes.reshape(o, -1),
                                            alpha=np.broadcast_to(wo.alpha, qw.shape)
                                            .reshape(o, -1)), 1, "qw")
-    alpha_x = xo.alpha if xo.kind in _BITS else 1.0
     scaled = _is_scaled(alpha_x, alpha_w)
     if scaled and bo is not None:
         raise ValueError("qb cannot be preloaded into an accumulator of scaled binary/ternary "
@@ -343,7 +348,7 @@ def conv2d(qx: QArray, qw: QArray, qb: QArray | None = None, stride=1, padding=0
     alpha = None
     if scaled:
         alpha = (np.asarray(alpha_x, dtype=np.float64)
-                 * np.broadcast_to(alpha_w, (o,))).reshape(1, o, 1, 1)
+                 * np.broadcast_to(alpha_w, (o,)).reshape(1, o, 1, 1))
     return finish(to_nchw(contents), fl, events, path, alpha, acc, out, seed, stats)
 
 

@@ -163,3 +163,17 @@ def test_packing_helper_matches_precision_packing(rng):
     assert_array_equal(neg, packed.planes[0])
     assert_array_equal(nz, packed.planes[1])
     assert isinstance(q, QArray)
+
+
+def test_xnor_conv_with_per_sample_and_per_channel_scales(rng):
+    """x scaled per sample (axis 0), w per output channel: both factor out of every window."""
+    x = Binary(scale="channel").quantize(rng.normal(size=(3, 2, 5, 5)))
+    w = Binary(scale="channel").quantize(rng.normal(size=(4, 2, 3, 3)))
+    res = ops.conv2d(x, w, stride=2)
+    ref, _ = conv2d_ref(x.codes, w.codes, stride=(2, 2))
+    assert_array_equal(res.codes, ref)
+    alpha = np.asarray(x.scale).reshape(3, 1, 1, 1) * np.asarray(w.scale).reshape(1, 4, 1, 1)
+    assert_array_equal(res.codes * res.scale, ref * alpha)
+    bad = QArray(x.codes, x.format, np.broadcast_to(rng.random((1, 2, 1, 1)), (3, 2, 1, 1)))
+    with pytest.raises(ValueError, match=r"qx has a scale that varies within a sample"):
+        ops.conv2d(bad, w)
