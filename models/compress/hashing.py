@@ -180,3 +180,14 @@ def hashed_graph(model):
             params["real_weights"] = real[node.name]
         g.add(node.name, node.op, inputs=node.inputs, **params)
     return g
+
+
+def _register_kind() -> None:
+    """Make ``Sequential.load`` rebuild saved HashedDense layers (the hashes are a pure
+    function of the config, so the saved real weights and bias are all the state)."""
+    from models.layers import LAYER_KINDS
+
+    LAYER_KINDS.setdefault(HashedDense.kind, HashedDense)
+
+
+_register_kind()
