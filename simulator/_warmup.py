@@ -9,7 +9,7 @@ from precision.fixed import FixedPoint
 
 def run() -> None:
     from simulator import ops
-    from simulator._xnor_kernels import pack_rows, ternary_gemm, xnor_gemm
+    from simulator._xnor_kernels import pack_rows, sign_select_matmul, ternary_gemm, xnor_gemm
     from simulator.accumulator import Accumulator
 
     f8, f16 = FixedPoint(4, 4), FixedPoint(4, 12)
@@ -28,3 +28,5 @@ def run() -> None:
     out = np.empty((1, 1), np.int64)
     xnor_gemm(neg, neg, 1, out)
     ternary_gemm(neg, neg, neg, neg, out)
+    for dtype in (np.int32, np.int64):
+        sign_select_matmul(np.ones((1, 1), dtype), codes, out)
