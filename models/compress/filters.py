@@ -117,9 +117,10 @@ def _structured(model, layer_name, amount, scores, method, settings) -> tuple:
     removed = np.sort(order[:count])
     keep = np.sort(order[count:])
     pruned = remove_units(model, layer_name, keep)
-    before = {lay.name: lay.params()["weight"].size for lay in prunable_layers(model)}
-    rows = tuple(dense_row(lay, original_weights=before[lay.name])
-                 for lay in prunable_layers(pruned))
+    before = {lay.name: (lay.params()["weight"].size,
+                         lay.params()["bias"].size * 32 if "bias" in lay.params() else 0)
+              for lay in prunable_layers(model)}
+    rows = tuple(dense_row(lay, *before[lay.name]) for lay in prunable_layers(pruned))
     return pruned, CompressionReport(method=method, layers=rows, settings=settings,
                                      extra={"removed": {layer_name: removed},
                                             "scores": {layer_name: scores}})

@@ -50,6 +50,8 @@ class LayerCompression:
     huffman_bits: int | None = None
     entropy_bits: float | None = None
     bias_bits: int = 0
+    #: bias bits before compression when they differ (filter removal drops biases too)
+    original_bias_bits: int | None = None
 
     @property
     def sparsity(self) -> float:
@@ -58,7 +60,8 @@ class LayerCompression:
 
     @property
     def bytes_before(self) -> int:
-        return bits_to_bytes(self.original_weights * FLOAT_BITS + self.bias_bits)
+        bias = self.bias_bits if self.original_bias_bits is None else self.original_bias_bits
+        return bits_to_bytes(self.original_weights * FLOAT_BITS + bias)
 
     @property
     def final_bits(self) -> int:
@@ -153,7 +156,8 @@ def weight_layers(model) -> list:
             or "real_weight" in layer.params()]
 
 
-def dense_row(layer, original_weights: int | None = None) -> LayerCompression:
+def dense_row(layer, original_weights: int | None = None,
+              original_bias_bits: int | None = None) -> LayerCompression:
     """The row of a layer stored dense in float32 (what an untouched layer costs)."""
     w = layer.params()["weight"]
     bias = layer.params().get("bias")
@@ -161,4 +165,5 @@ def dense_row(layer, original_weights: int | None = None) -> LayerCompression:
     return LayerCompression(layer=layer.name, original_weights=original_weights or n, weights=n,
                             nonzeros=int(np.count_nonzero(w)), entries=n,
                             stored_bits=n * FLOAT_BITS,
-                            bias_bits=0 if bias is None else int(bias.size) * FLOAT_BITS)
+                            bias_bits=0 if bias is None else int(bias.size) * FLOAT_BITS,
+                            original_bias_bits=original_bias_bits)

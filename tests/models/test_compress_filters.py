@@ -57,6 +57,10 @@ def test_l1_removes_smallest_norms_and_next_layer_shape(rng):
         conv2.params()["weight"],
         np.delete(model.layers[3].params()["weight"], removed, axis=1))
     assert report.row("conv1").weights == 12 * 9 and report.row("conv1").original_weights == 144
+    assert report.row("conv1").bytes_before == (144 + 16) * 4
+    assert report.row("conv1").bytes_after == (108 + 12) * 4
+    assert report.bytes_before == sum((lay.params()["weight"].size + lay.params()["bias"].size)
+                                      * 4 for lay in model.layers if lay.params())
     assert pruned.forward(rng.random((2, 1, 8, 8)).astype(np.float32)).shape == (2, 10)
 
 
