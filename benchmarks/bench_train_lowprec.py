@@ -5,7 +5,9 @@ For LeNet-300-100 on MNIST (or ``--subset`` images of it), batch 64, one epoch p
 * ``fixed`` with ``FixedPoint(il=4, fl=12, rounding="stochastic")`` (Gupta et al. 2015): every
   activation, error and update stochastically rounded, products accumulated exactly in float64
   (the aim: <= 3x the float32 epoch);
-* ``dynamic_fixed`` (10/12 bits), ``binaryconnect``, ``ternary`` for comparison.
+* ``dynamic_fixed`` (10/12 bits), ``binaryconnect``, ``ternary`` for comparison (speed only:
+  LeNet-300-100 has no batch norm, which BinaryConnect needs to learn; see
+  ``models.methods.binary.binary_mlp``).
 
 Each line prints the ratio (method epoch / float epoch), both test accuracies, and how the
 fixed-point epoch splits into float64 GEMMs and quantization passes (the part the method adds).
@@ -73,20 +75,26 @@ def quantize_share(n: int, batch: int = 64) -> tuple[float, float]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--subset", type=int, default=10000, help="training images (0 = all)")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS and Numba threads (default 1: on a shared machine a parallel "
+                        "kernel that waits for a descheduled thread is many times slower)")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--methods", nargs="+",
                    default=["fixed", "dynamic_fixed", "binaryconnect", "ternary"])
     args = p.parse_args(argv)
 
+    import numba
     from threadpoolctl import threadpool_limits
 
     from precision import FixedPoint
 
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+
     data = load_data(args.subset or None)
     n = len(data.x_train)
     options = {"fixed": dict(fmt=FixedPoint(il=4, fl=12, rounding="stochastic")),
-               "dynamic_fixed": {}, "binaryconnect": {}, "ternary": {}, "qat":
+               "dynamic_fixed": dict(update_every=1000), "binaryconnect": {}, "ternary": {},
+               "qat":
                dict(fmt=FixedPoint(il=2, fl=6))}
     with threadpool_limits(args.threads):
         # compile every kernel once before timing

@@ -167,7 +167,8 @@ class FixedPointTraining(TrainingMethod):
             fmt = self.fmt if training else self.infer_fmt
             seed = (self._keys(i, ROLE_UPDATE * 16 + k)
                     if training and fmt.is_stochastic else None)
-            p[...] = values(fmt.quantize(p, seed=seed))
+            q = fmt.quantize(p, seed=seed)
+            np.multiply(q.codes, np.float64(q.scale), out=p)  # exact: codes * 2**-fl
 
     # ------------------------------------------------------------------ export
     def qconfig(self, model):

@@ -119,7 +119,7 @@ def test_sign_conventions():
 
 def test_stochastic_sign_is_unbiased():
     """E[w_b] = 2 * hard_sigmoid(w) - 1 (= w inside [-1, 1]), within 5 standard errors."""
-    w = np.repeat(np.array([-1.5, -0.6, 0.0, 0.3, 0.9]), 20000).reshape(5, -1)
+    w = np.repeat(np.array([-1.5, -0.6, 0.0, 0.3, 0.9]), 4000).reshape(5, -1)
     mean = stochastic_sign(w, seed=7).mean(axis=1)
     expect = np.clip(w[:, 0], -1, 1)
     se = np.sqrt((1 - expect**2) / w.shape[1]) + 1e-12
