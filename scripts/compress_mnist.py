@@ -134,6 +134,29 @@ def section_distill(data, args, results):
     results["distillation"] = out
 
 
+def section_distill_grid(data, args, results):
+    """Students of 30 and 10 hidden units, labels only against three Hinton settings and two
+    logit-regression learning rates (8 epochs each; test error)."""
+    from models import Sequential
+    from models.compress.distillation import distill
+
+    teacher = Sequential.load(args.work / "lenet300_float.npz")
+    runs = [("labels", dict(teacher=None)),
+            ("hinton T4 a0.9", dict(teacher=teacher, temperature=4.0, alpha=0.9)),
+            ("hinton T2 a0.5", dict(teacher=teacher, temperature=2.0, alpha=0.5)),
+            ("hinton T8 a0.7", dict(teacher=teacher, temperature=8.0, alpha=0.7)),
+            ("logits lr1e-3", dict(teacher=teacher, mode="logits", lr=1e-3)),
+            ("logits lr3e-3", dict(teacher=teacher, mode="logits", lr=3e-3))]
+    grid = {}
+    for hidden in (30, 10):
+        student = _mlp((784, hidden, 10), 7)
+        for name, kw in runs:
+            _, report = distill(student, data=data, epochs=args.epochs, seed=args.seed, **kw)
+            grid[f"{hidden} {name}"] = 1 - report.accuracy_after
+            print(hidden, name, grid[f"{hidden} {name}"], flush=True)
+    results["distillation_grid"] = grid
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=10)
@@ -144,7 +167,8 @@ def main(argv=None):
     p.add_argument("--student-hidden", type=int, default=30)
     p.add_argument("--temperature", type=float, default=4.0)
     p.add_argument("--train-subset", type=int, default=0)
-    p.add_argument("--sections", default="dc,hash,distill")
+    p.add_argument("--sections", default="dc,hash,distill",
+                   help="comma-separated: dc, hash, distill, distill_grid (needs dc's baseline)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None)
     p.add_argument("--out", default=str(REPO / "docs" / "compression_mnist.json"))
@@ -158,7 +182,8 @@ def main(argv=None):
         data = load_mnist(args.data, args.train_subset)
         results["setup"] = {"epochs": args.epochs, "train_images": len(data.x_train),
                             "seed": args.seed, "optimizer": "SGD momentum 0.9, lr 0.05, batch 64"}
-        sections = {"dc": section_dc, "hash": section_hash, "distill": section_distill}
+        sections = {"dc": section_dc, "hash": section_hash, "distill": section_distill,
+                    "distill_grid": section_distill_grid}
         for name in args.sections.split(","):
             sections[name](data, args, results)
             out.write_text(json.dumps(results, indent=1, default=float))
