@@ -41,7 +41,7 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
     t0 = time.perf_counter()
     from precision import FixedPoint
-    from precision import _fixed_kernels as K
+    from precision import _fixed_fast_kernels as F
     print(f"import precision: {time.perf_counter() - t0:.2f} s")
 
     # First calls: the serial kernels load from the on-disk cache after the first run; the
@@ -85,7 +85,7 @@ def main() -> None:
     fmt = FixedPoint(4, 12)
     lo, lo_sat, hi, slow = fmt._fast_pass_bounds()
     kernel_only = best_time(
-        lambda: K.fast_pass_narrow_parallel(x, out, 2.0**12, 0, 0, float(lo), float(lo_sat),
+        lambda: F.fast_pass_narrow_parallel(x, out, 2.0**12, 0, 0, float(lo), float(lo_sat),
                                             float(hi), 2.0**16, slow),
         args.repeat)
     print(f"Q4.12 nearest + saturate, kernel into a preallocated array: {kernel_only / copy:.2f}x")

@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from precision import _fixed_kernels as K
+from precision import _dynamic_kernels as K
 from precision._numba_config import PARALLEL_THRESHOLD
 from precision.base import NumberFormat, as_real_array, narrowest_int_dtype
 from precision.fixed import FL_MAX, FL_MIN, FixedPoint, _check_int

@@ -39,6 +39,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from precision import _fixed_fast_kernels as F
 from precision import _fixed_kernels as K
 from precision._numba_config import PARALLEL_THRESHOLD
 from precision.base import NumberFormat, as_real_array, narrowest_int_dtype, seed_to_uint64
@@ -240,22 +241,22 @@ class FixedPoint(NumberFormat):
         if wl <= 31:
             flo, flo_sat, fhi, two_wl = float(lo), float(lo_sat), float(hi), 2.0 ** wl
             if self.rounding == "stochastic":
-                fast = (K.fast_pass_narrow_stochastic_parallel if parallel
-                        else K.fast_pass_narrow_stochastic_serial)
+                fast = (F.fast_pass_narrow_stochastic_parallel if parallel
+                        else F.fast_pass_narrow_stochastic_serial)
                 rare = fast(flat, out, scale, omode, flo, flo_sat, fhi, two_wl, slow, start)
             else:
-                fast = K.fast_pass_narrow_parallel if parallel else K.fast_pass_narrow_serial
+                fast = F.fast_pass_narrow_parallel if parallel else F.fast_pass_narrow_serial
                 rare = fast(flat, out, scale, rmode, omode, flo, flo_sat, fhi, two_wl, slow)
         elif self.rounding == "stochastic":
-            fast = (K.fast_pass_stochastic_parallel if parallel
-                    else K.fast_pass_stochastic_serial)
+            fast = (F.fast_pass_stochastic_parallel if parallel
+                    else F.fast_pass_stochastic_serial)
             rare = fast(flat, out, scale, wl, signed, omode, lo, lo_sat, hi, slow, start)
         else:
-            fast = K.fast_pass_parallel if parallel else K.fast_pass_serial
+            fast = F.fast_pass_parallel if parallel else F.fast_pass_serial
             rare = fast(flat, out, scale, wl, signed, rmode, omode, lo, lo_sat, hi, slow)
         if not rare:
             return 0
-        exact = K.exact_pass_parallel if parallel else K.exact_pass_serial
+        exact = F.exact_pass_parallel if parallel else F.exact_pass_serial
         return exact(flat, out, scale, self.fl, wl, signed, rmode, omode, nsat, start, slow)
 
     def requantize(self, values, fl: int, seed=None) -> QArray:
@@ -287,7 +288,7 @@ class FixedPoint(NumberFormat):
         shift = fl - self.fl
         rare = 1
         if 1 <= shift <= 53:
-            fast = K.requantize_fast_parallel if parallel else K.requantize_fast_serial
+            fast = F.requantize_fast_parallel if parallel else F.requantize_fast_serial
             wl, signed, rmode, omode, _ = self._kernel_args()
             rare = fast(flat, out, shift, wl, signed, rmode, omode, *self._fast_pass_bounds(),
                         start)

@@ -12,16 +12,17 @@ from tests.naive_fixed import naive_fixed_quantize
 
 def test_inputs_are_reproducible():
     """The seeded input grid itself has not drifted (else the comparison below is moot)."""
-    golden = np.load(OUT)
-    for key, value in inputs().items():
-        assert_array_equal(value, golden[f"input/{key}"])
+    with np.load(OUT) as golden:
+        for key, value in inputs().items():
+            assert_array_equal(value, golden[f"input/{key}"])
 
 
 def test_outputs_equal_golden():
-    golden = np.load(OUT)
-    data = {k[len("input/"):]: golden[k] for k in golden.files if k.startswith("input/")}
+    with np.load(OUT) as file:
+        golden = dict(file)
+    data = {k[len("input/"):]: golden[k] for k in golden if k.startswith("input/")}
     current = outputs(data)
-    assert set(current) == {k for k in golden.files if not k.startswith("input/")}
+    assert set(current) == {k for k in golden if not k.startswith("input/")}
     for key, value in current.items():
         assert value.dtype == golden[key].dtype, key
         assert_array_equal(value, golden[key], err_msg=key)
@@ -29,8 +30,9 @@ def test_outputs_equal_golden():
 
 
 def test_golden_agrees_with_the_reference():
-    """The frozen codes are themselves right (checked on a slice against Fractions)."""
-    golden = np.load(OUT)
+    """The frozen codes are themselves right (checked against Fractions)."""
+    with np.load(OUT) as file:
+        golden = dict(file)
     for key, spec in FORMATS:
         expected = naive_fixed_quantize(golden["input/x"], get(spec), key=SEED)
         assert_array_equal(golden[f"{key}/codes"], expected, err_msg=key)

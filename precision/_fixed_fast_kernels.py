@@ -1,0 +1,233 @@
+"""Vectorizable fast passes of fixed-point quantization and requantization.
+
+Speed: numba does not inline calls between separately compiled functions, and a call in a loop
+body also stops LLVM from vectorizing it.  So the array loops run in two passes: a call-free,
+vectorizable pass computes every element whose y = x * 2**fl is in the float fast range and
+whose overflow needs no bit surgery, and counts the others ("rare": |y| >= 2**52, subnormal y,
+NaN, inf, or an overflow under wrap-with-N / wrap_sign_magnitude); only when that count is
+non-zero, a second pass recomputes them with the exact scalar path.
+
+Each body is one plain function compiled twice: serial (cached) and parallel (uncached).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from precision._fixed_kernels import (
+    _FAST_LIMIT, _SMALLEST_NORMAL, _TWO_M53, _U11, quantize_one,
+)
+from precision._numba_config import njit_parallel, njit_serial
+from precision.modes import (
+    OVF_SATURATE, OVF_SATURATE_SYMMETRIC, OVF_SATURATE_ZERO,
+    RND_FLOOR, RND_NEAREST, RND_NEAREST_AWAY, RND_NEAREST_DOWN, RND_NEAREST_EVEN,
+    RND_NEAREST_ZERO, RND_STOCHASTIC, RND_TOWARD_ZERO,
+)
+from precision.stochastic import bits_at
+
+def _fast_pass(xs, out, scale, wl, signed, rmode, omode, lo, lo_sat, hi, slow_overflow):
+    """Pass 1 for deterministic rounding (one body, compiled serial and parallel below).
+
+    ``lo``/``hi``: the code range clipped to int64; ``lo_sat``: the lowest saturated code
+    (``lo + 1`` for saturate_symmetric); ``slow_overflow``: overflow needs the exact path.
+    Returns the number of elements left for ``_exact_pass``.
+    """
+    ext = 64 - wl
+    umask = np.int64(-1) if wl >= 64 else (np.int64(1) << wl) - 1
+    sat = omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC
+    zero = omode == OVF_SATURATE_ZERO
+    nearest = rmode == RND_NEAREST
+    even = rmode == RND_NEAREST_EVEN
+    away = rmode == RND_NEAREST_AWAY
+    tzero = rmode == RND_NEAREST_ZERO
+    down = rmode == RND_NEAREST_DOWN
+    trunc = rmode == RND_TOWARD_ZERO
+    rare = 0
+    for i in prange(xs.size):
+        x = np.float64(xs[i])
+        y = x * scale
+        ay = abs(y)
+        ok = (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
+        f = np.floor(y) if ok else 0.0
+        frac = (y - f) if ok else 0.0
+        n = np.int64(f)
+        gt = frac > 0.5
+        tie = frac == 0.5
+        up = ((nearest & (gt | tie)) | (even & (gt | (tie & ((n & 1) == 1))))
+              | (away & (gt | (tie & (n >= 0)))) | (tzero & (gt | (tie & (n < 0))))
+              | (down & gt) | (trunc & (frac != 0.0) & (n < 0)))
+        r = n + np.int64(up)
+        outside = (r > hi) | (r < lo)
+        if signed:
+            wrapped = (r << ext) >> ext
+        else:
+            wrapped = r & umask
+        clamped = min(max(r, lo_sat), hi)
+        code = clamped if sat else ((0 if outside else r) if zero else wrapped)
+        out[i] = code
+        rare += np.int64((not ok) | (outside & slow_overflow))
+    return rare
+
+
+def _fast_pass_stochastic(xs, out, scale, wl, signed, omode, lo, lo_sat, hi, slow_overflow,
+                          start):
+    """Pass 1 for stochastic rounding: up iff (bits >> 11) * 2**-53 < frac."""
+    ext = 64 - wl
+    umask = np.int64(-1) if wl >= 64 else (np.int64(1) << wl) - 1
+    sat = omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC
+    zero = omode == OVF_SATURATE_ZERO
+    rare = 0
+    for i in prange(xs.size):
+        x = np.float64(xs[i])
+        y = x * scale
+        ay = abs(y)
+        ok = (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
+        f = np.floor(y) if ok else 0.0
+        frac = (y - f) if ok else 0.0
+        u = bits_at(start, i) >> _U11
+        r = np.int64(f) + np.int64(np.float64(u) * _TWO_M53 < frac)
+        outside = (r > hi) | (r < lo)
+        if signed:
+            wrapped = (r << ext) >> ext
+        else:
+            wrapped = r & umask
+        clamped = min(max(r, lo_sat), hi)
+        code = clamped if sat else ((0 if outside else r) if zero else wrapped)
+        out[i] = code
+        rare += np.int64((not ok) | (outside & slow_overflow))
+    return rare
+
+
+def _exact_pass(xs, out, scale, fl, wl, signed, rmode, omode, nsat, start, everything):
+    """Pass 2: the exact scalar path for the elements pass 1 left (or ``everything``);
+    returns the number of NaNs (coded 0)."""
+    nan_count = 0
+    for i in prange(xs.size):
+        x = np.float64(xs[i])
+        ay = abs(x * scale)
+        if x != x:
+            nan_count += 1
+            out[i] = 0
+        elif everything or not (ay < _FAST_LIMIT and (ay >= _SMALLEST_NORMAL or x == 0.0)):
+            out[i] = quantize_one(x, scale, fl, wl, signed, rmode, omode, nsat, start, i)
+    return nan_count
+
+
+fast_pass_serial = njit_serial(_fast_pass)
+fast_pass_parallel = njit_parallel(_fast_pass)
+fast_pass_stochastic_serial = njit_serial(_fast_pass_stochastic)
+fast_pass_stochastic_parallel = njit_parallel(_fast_pass_stochastic)
+exact_pass_serial = njit_serial(_exact_pass)
+exact_pass_parallel = njit_parallel(_exact_pass)
+
+
+@njit_serial(inline="always")
+def _narrow_code(r, outside, sat, zero, lo, lo_sat, hi, two_wl):
+    """The code of the rounded float ``r`` for ``wl <= 31``, in float arithmetic (exact for
+    |r| < 2**53): clamp, zero or wrap into [lo, lo + 2**wl)."""
+    wrapped = r - two_wl * np.floor((r - lo) / two_wl)
+    return min(max(r, lo_sat), hi) if sat else ((0.0 if outside else r) if zero else wrapped)
+
+
+def _fast_pass_narrow(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl, slow_overflow):
+    """Pass 1 for ``wl <= 31`` and deterministic rounding, all in float64 (AVX2 has no
+    packed int64 min/max, arithmetic shift or float-to-int64 conversion)."""
+    sat = omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC
+    zero = omode == OVF_SATURATE_ZERO
+    near = not (rmode == RND_FLOOR or rmode == RND_TOWARD_ZERO)
+    tie_up = rmode == RND_NEAREST
+    tie_even = rmode == RND_NEAREST_EVEN
+    tie_away = rmode == RND_NEAREST_AWAY
+    tie_zero = rmode == RND_NEAREST_ZERO
+    trunc = rmode == RND_TOWARD_ZERO
+    rare = 0
+    for i in prange(xs.size):
+        x = np.float64(xs[i])
+        y = x * scale
+        ay = abs(y)
+        ok = (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
+        f = np.floor(y) if ok else 0.0
+        frac = (y - f) if ok else 0.0
+        half = f * 0.5
+        odd = half != np.floor(half)
+        tiebit = tie_up | (tie_even & odd) | (tie_away & (f >= 0.0)) | (tie_zero & (f < 0.0))
+        up = (near & ((frac > 0.5) | ((frac == 0.5) & tiebit))) | (
+            trunc & (frac != 0.0) & (f < 0.0))
+        r = f + (1.0 if up else 0.0)
+        outside = (r > hi) | (r < lo)
+        out[i] = np.int32(_narrow_code(r, outside, sat, zero, lo, lo_sat, hi, two_wl))
+        rare += np.int64((not ok) | (outside & slow_overflow))
+    return rare
+
+
+def _fast_pass_narrow_stochastic(xs, out, scale, omode, lo, lo_sat, hi, two_wl, slow_overflow,
+                                 start):
+    """``_fast_pass_narrow`` for stochastic rounding."""
+    sat = omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC
+    zero = omode == OVF_SATURATE_ZERO
+    rare = 0
+    for i in prange(xs.size):
+        x = np.float64(xs[i])
+        y = x * scale
+        ay = abs(y)
+        ok = (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
+        f = np.floor(y) if ok else 0.0
+        frac = (y - f) if ok else 0.0
+        u = bits_at(start, i) >> _U11
+        r = f + (1.0 if np.float64(u) * _TWO_M53 < frac else 0.0)
+        outside = (r > hi) | (r < lo)
+        out[i] = np.int32(_narrow_code(r, outside, sat, zero, lo, lo_sat, hi, two_wl))
+        rare += np.int64((not ok) | (outside & slow_overflow))
+    return rare
+
+
+fast_pass_narrow_serial = njit_serial(_fast_pass_narrow)
+fast_pass_narrow_parallel = njit_parallel(_fast_pass_narrow)
+fast_pass_narrow_stochastic_serial = njit_serial(_fast_pass_narrow_stochastic)
+fast_pass_narrow_stochastic_parallel = njit_parallel(_fast_pass_narrow_stochastic)
+
+
+def _requantize_fast(vs, out, shift, wl, signed, rmode, omode, lo, lo_sat, hi, slow_overflow,
+                     start):
+    """Pass 1 of requantize for ``1 <= shift <= 53``: integer rounding of ``v / 2**shift``
+    without calls (vectorizable); returns the number of elements left for the exact pass
+    (overflows that need wrap-with-N / sign-magnitude bit surgery)."""
+    ext = 64 - wl
+    umask = np.int64(-1) if wl >= 64 else (np.int64(1) << wl) - 1
+    half = np.int64(1) << (shift - 1)
+    sat = omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC
+    zero = omode == OVF_SATURATE_ZERO
+    near = not (rmode == RND_FLOOR or rmode == RND_TOWARD_ZERO or rmode == RND_STOCHASTIC)
+    tie_up = rmode == RND_NEAREST
+    tie_even = rmode == RND_NEAREST_EVEN
+    tie_away = rmode == RND_NEAREST_AWAY
+    tie_zero = rmode == RND_NEAREST_ZERO
+    trunc = rmode == RND_TOWARD_ZERO
+    stochastic = rmode == RND_STOCHASTIC
+    rare = 0
+    for i in prange(vs.size):
+        v = np.int64(vs[i])
+        n = v >> shift
+        rem = v - (n << shift)
+        tiebit = tie_up | (tie_even & ((n & 1) == 1)) | (tie_away & (n >= 0)) | (
+            tie_zero & (n < 0))
+        up = (near & ((rem > half) | ((rem == half) & tiebit))) | (
+            trunc & (rem != 0) & (n < 0))
+        if stochastic:
+            u = np.int64(bits_at(start, i) >> _U11)
+            up = u < (rem << (53 - shift))
+        r = n + np.int64(up)
+        outside = (r > hi) | (r < lo)
+        if signed:
+            wrapped = (r << ext) >> ext
+        else:
+            wrapped = r & umask
+        clamped = min(max(r, lo_sat), hi)
+        out[i] = clamped if sat else ((0 if outside else r) if zero else wrapped)
+        rare += np.int64(outside & slow_overflow)
+    return rare
+
+
+requantize_fast_serial = njit_serial(_requantize_fast)
+requantize_fast_parallel = njit_parallel(_requantize_fast)
