@@ -247,9 +247,17 @@ def test_xnor_refuses_non_negative_inputs(digits):
 
 
 def test_xnor_and_ternary_learn(digits):
-    """XNOR-Net (scaled binary weights and inputs) and TWN both train above 85%."""
-    m, _ = trained(digits, "xnor", None)
+    """XNOR-Net (scaled binary weights and inputs, 8-bit input) and TWN both train above 85%;
+    the XNOR network runs in the simulator (popcount with both scales) with the same
+    predictions."""
+    import simulator
+    from precision import FixedPoint
+
+    m, _ = trained(digits, "xnor", None, input_fmt=FixedPoint(il=2, fl=6))
     assert 0.85 <= m.evaluate(digits.x_test, digits.y_test) <= 1.0
+    r = simulator.simulate(m.to_graph(fold_batchnorm=False), m.qconfig, digits.x_test,
+                           collect=False)
+    assert_array_equal(r.predictions, m.predict(digits.x_test))
     t = zoo.get("digits-mlp", seed=0)
     train(t, digits, method="ternary", epochs=4, seed=0, optimizer="adam", lr=0.01,
           progress=False)
