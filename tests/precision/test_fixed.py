@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
@@ -215,3 +215,20 @@ def test_huge_uint64_is_refused():
 def test_requantize_rejects_float_values():
     with pytest.raises(TypeError, match="values must be an integer array"):
         FixedPoint(4, 4).requantize(np.array([1.0]), 2)
+
+
+# ------------------------------------------------------------------ slow tier
+@pytest.mark.slow
+@settings(max_examples=5000)
+@given(fmt=formats(), data=st.data())
+def test_quantize_and_requantize_long_run(fmt, data):
+    """The two property tests above, 5000 examples each (opt in with --runslow)."""
+    x = data.draw(st.lists(st.floats(allow_nan=False, width=64), max_size=12))
+    x += near_range_values(fmt, data.draw)
+    seed = data.draw(st.integers(0, 2**64 - 1))
+    check(fmt, np.array(x, dtype=np.float64), seed=seed)
+    fl = data.draw(st.integers(fmt.fl - 80, fmt.fl + 80))
+    values = np.array(data.draw(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=12)),
+                      dtype=np.int64)
+    assert_array_equal(fmt.requantize(values, fl, seed=seed).codes,
+                       naive_fixed_requantize(values, fl, fmt, key=seed))
