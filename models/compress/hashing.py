@@ -182,12 +182,13 @@ def hashed_graph(model):
     return g
 
 
-def _register_kind() -> None:
-    """Make ``Sequential.load`` rebuild saved HashedDense layers (the hashes are a pure
-    function of the config, so the saved real weights and bias are all the state)."""
+
+def register_layer_kind() -> None:
+    """Let ``Sequential.load`` rebuild saved HashedDense layers (kind ``"hashed_dense"``; the
+    hashes are a pure function of the config, so real weights and bias are all the state).
+
+    Not done at import: ``models.layers.LAYER_KINDS`` belongs to the layers package, whose
+    tests enumerate it; the call is explicit until the kind is registered there."""
     from models.layers import LAYER_KINDS
 
     LAYER_KINDS.setdefault(HashedDense.kind, HashedDense)
-
-
-_register_kind()
