@@ -28,6 +28,13 @@ def on_server_loaded(server_context):
     except state.StoreError as exc:
         log.error("lowbit explorer: %s", exc)
         raise SystemExit(2) from None
+    # import now, in this thread: a session importing these while the warm-up thread holds
+    # their import locks would wait for the whole compile
+    import lowbit.pareto  # noqa: F401
+    import lowbit.point  # noqa: F401
+    import precision  # noqa: F401
+    import simulator  # noqa: F401
+
     data.warm.clear()
     threading.Thread(target=_warmup, args=(data,), name="lowbit-warmup", daemon=True).start()
 

@@ -53,6 +53,8 @@ class TradeoffView:
                                        nonselection_alpha=0.3)
         self.figure.line("x", "y", source=self.front, color="black", line_width=2,
                          line_dash="dashed", legend_label="Pareto front")
+        self.figure.scatter("x", "y", source=self.front, marker="square", size=5,
+                            color="black", legend_label="Pareto front")
         self.figure.scatter("x", "y", source=self.extra, marker="star", size=16,
                             color="crimson", legend_label="run here")
         self.figure.legend.location = "bottom_right"
