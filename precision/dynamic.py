@@ -230,6 +230,12 @@ class DynamicFixedPoint(NumberFormat):
         if nan not in ("raise", "zero"):
             raise ValueError(f"nan={nan!r} is not a known policy; expected one of "
                              "('raise', 'zero')")
+        scale = np.ldexp(np.ones(fls.shape), -fls)
+        if fls.size and np.all(fls == fls.flat[0]):
+            # One fl for every group (always so for "tensor"): the vectorized fixed-point path
+            # gives the same codes (same flat-index random stream).
+            codes = self.fixed(int(fls.flat[0])).quantize(arr, seed=seed, nan=nan).codes
+            return QArray(codes, self, scale)
         flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
         per_element = np.ascontiguousarray(
             np.broadcast_to(self._expand(fls, arr.shape), arr.shape)).reshape(-1)
@@ -244,7 +250,6 @@ class DynamicFixedPoint(NumberFormat):
                 f"x contains {nan_count} NaN value(s), the first at flat index {first}; "
                 "pass nan='zero' to quantize NaN to code 0"
             )
-        scale = np.ldexp(np.ones(fls.shape), -fls)
         return QArray(out.reshape(arr.shape), self, scale)
 
     def _check_fl(self, fl, shape) -> np.ndarray:
