@@ -35,25 +35,34 @@ def lab_point(family: str, il: int, fl: int, rounding: str, overflow: str, targe
     return point
 
 
-def run_lab(data, point: dict, layer: str) -> dict:
-    """Simulate ``point`` on the store's model: figures, per-layer SQNR, weight histogram."""
+def run_figures(data, point: dict) -> dict:
+    """Accuracy and cost of ``point`` on the whole evaluation subset (no statistics: fast)."""
     from lowbit.point import build_qconfig
     from simulator import simulate
 
     data.warm.wait()
-    work = data.workload()
-    qconfig = build_qconfig(work, point)
+    qconfig = build_qconfig(data.workload(), point)
     res = simulate(data.graph, qconfig, data.x_eval, target=point["target"], collect=False,
                    seed=0)
     total = res.cost.total
-    figures = {"accuracy": float(np.mean(res.predictions == data.y_eval)),
-               "energy_pj": float(total.energy_pj), "latency_s": float(total.latency_s),
-               "latency_cycles": float(total.cycles), "model_bytes": float(total.weight_bytes),
-               "dsp": float(total.dsp), "lut": float(total.lut)}
+    return {"accuracy": float(np.mean(res.predictions == data.y_eval)),
+            "energy_pj": float(total.energy_pj), "latency_s": float(total.latency_s),
+            "latency_cycles": float(total.cycles), "model_bytes": float(total.weight_bytes),
+            "dsp": float(total.dsp), "lut": float(total.lut)}
+
+
+def run_details(data, point: dict, layer: str) -> dict:
+    """Per-layer SQNR (statistics run on the first ``STATS_IMAGES`` images) and the weight
+    histogram of ``layer`` for ``point``."""
+    from lowbit.point import build_qconfig
+    from simulator import simulate
+
+    data.warm.wait()
+    qconfig = build_qconfig(data.workload(), point)
     stats = simulate(data.graph, qconfig, data.x_eval[:STATS_IMAGES], target=point["target"],
                      seed=0).stats.sel(layer=list(data.layers))
-    return {"figures": figures, "sqnr_db": stats["sqnr_db"].values.astype(float),
-            "hist": weight_histogram(data.graph, qconfig, layer), "images": len(data.x_eval)}
+    return {"sqnr_db": stats["sqnr_db"].values.astype(float),
+            "hist": weight_histogram(data.graph, qconfig, layer)}
 
 
 def weight_histogram(graph, qconfig, layer: str, bins: int = 60) -> dict:
@@ -107,6 +116,7 @@ class LiveLab:
         self.layer = Select(title="Histogram of layer", options=list(data.layers),
                             value=data.layers[0], name="lab-layer")
         self.result = Div(text="<i>not run yet</i>", name="lab-accuracy", width=420)
+        self.clipped = Div(text="", name="lab-clipped", width=420)
         self.sqnr = ColumnDataSource({"layer": list(data.layers),
                                       "sqnr_db": np.zeros(len(data.layers))}, name="lab-sqnr")
         self.hist = ColumnDataSource({"left": [], "right": [], "count": []}, name="lab-hist")
@@ -130,25 +140,31 @@ class LiveLab:
                          self.overflow.value, self.target.value)
 
     def update(self) -> None:
-        """Rerun the simulator for the widgets' configuration (off the document lock)."""
+        """Rerun the simulator for the widgets' configuration (off the document lock): the
+        figures first, then the SQNR bars and the histogram."""
         point, layer = self.point(), self.layer.value
         if not self.data.warm.is_set():
             self.result.text = "<i>compiling kernels (first start of the server)...</i>"
-        self.runner.submit(lambda: run_lab(self.data, point, layer),
-                           lambda out: self.apply(point, out), self.fail)
+        self.runner.submit(lambda: run_figures(self.data, point),
+                           lambda figures: self.apply_figures(point, layer, figures), self.fail)
 
-    def apply(self, point: dict, out: dict) -> None:
-        f, h = out["figures"], out["hist"]
-        clipped = "n/a" if h["clipped"] is None else f"{100 * h['clipped']:.2f} %"
+    def apply_figures(self, point: dict, layer: str, f: dict) -> None:
         self.result.text = (
-            f"<b>accuracy {100 * f['accuracy']:.2f} %</b> on {out['images']} images<br>"
-            f"energy {f['energy_pj']:.4g} pJ · latency {f['latency_s']:.4g} s · "
-            f"weights {f['model_bytes']:.0f} B<br>weights clipped: {clipped}")
+            f"<b>accuracy {100 * f['accuracy']:.2f} %</b> on {len(self.data.x_eval)} images"
+            f"<br>energy {f['energy_pj']:.4g} pJ · latency {f['latency_s']:.4g} s · "
+            f"weights {f['model_bytes']:.0f} B")
+        if self.on_result is not None:
+            self.on_result(point, f)
+        self.runner.submit(lambda: run_details(self.data, point, layer), self.apply_details,
+                           self.fail)
+
+    def apply_details(self, out: dict) -> None:
+        h = out["hist"]
+        clipped = "n/a" if h["clipped"] is None else f"{100 * h['clipped']:.2f} %"
+        self.clipped.text = f"weights of the layer outside the format's range: {clipped}"
         self.sqnr.data = {"layer": list(self.data.layers), "sqnr_db": out["sqnr_db"]}
         self.hist.data = {"left": h["left"], "right": h["right"], "count": h["count"]}
         self.grid.data = {"x": h["grid"]}
-        if self.on_result is not None:
-            self.on_result(point, f)
 
     def fail(self, exc: Exception) -> None:
         import html
@@ -158,4 +174,4 @@ class LiveLab:
     def layout(self):
         controls = column(self.family, self.il, self.fl, self.rounding, self.overflow,
                           self.target, self.layer, width=300)
-        return row(controls, column(self.result, row(self.sqnr_fig, self.hist_fig)))
+        return row(controls, column(self.result, self.clipped, row(self.sqnr_fig, self.hist_fig)))

@@ -106,6 +106,11 @@ def test_live_lab_reruns_the_simulator_like_a_sweep_point(doc, sweep_store):
     assert sum(hist["count"]) == w.size
     grid = named(doc, "lab-grid").data["x"]
     assert np.all(np.diff(grid) > 0) and np.all(grid * 2 == np.round(grid * 2))  # step 2**-1
+    # IL=1, FL=4: range [-1, 15/16]; the clipped fraction counts the weights outside it
+    named(doc, "lab-il").value = 1
+    named(doc, "lab-fl").value = 4
+    outside = np.count_nonzero((w < -1) | (w > 15 / 16))
+    assert f"range: {100 * outside / w.size:.2f} %" in named(doc, "lab-clipped").text
 
 
 def test_live_lab_shows_an_impossible_configuration_and_keeps_working(doc):
