@@ -12,7 +12,8 @@ from collections import Counter
 
 import numpy as np
 
-from models.layers import LAYER_KINDS, BatchNorm, Conv2D, Dense, Layer, fold_batchnorm
+from models.layers import (LAYER_KINDS, BatchNorm, Conv2D, Dense, HashedDense, Layer,
+                           fold_batchnorm)
 from models.layers import AvgPool2D, Dropout, Flatten, HardTanh, MaxPool2D, ReLU, Sign
 
 #: Identifies lowbit model files; bumped when the layout changes.
@@ -322,6 +323,11 @@ class Sequential:
             p = {k: v.astype(np.float64) for k, v in layer.params().items()}
             if isinstance(layer, Dense):
                 g.add(layer.name, "dense", **p)
+            elif isinstance(layer, HashedDense):
+                # Hardware computes with the virtual matrix; only the real weights are stored.
+                bias = {"bias": p["bias"]} if "bias" in p else {}
+                g.add(layer.name, "dense", weight=layer.virtual_weight().astype(np.float64),
+                      real_weights=layer.real_weights, **bias)
             elif isinstance(layer, Conv2D):
                 g.add(layer.name, "conv2d", **p, stride=_scalar(layer.stride),
                       padding=_scalar(layer.padding), dilation=_scalar(layer.dilation),

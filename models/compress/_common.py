@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from models.layers.base import check_positive_int
+
 from models.methods.base import TrainingMethod
 
 #: Relative-index widths of Deep Compression's sparse format (Han et al. 2016, sec. 2: 8 bits
@@ -27,11 +29,8 @@ def check_fraction(name: str, value, *, hi_open: bool = True) -> float:
 
 
 def check_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}={value} is out of range; expected {name} >= {minimum}")
-    return int(value)
+    """``value`` as an int >= ``minimum`` (the layers' own check, positional minimum)."""
+    return check_positive_int(name, value, minimum=minimum)
 
 
 def check_model(model):

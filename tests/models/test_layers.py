@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from models.layers import (LAYER_KINDS, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
-                           HardTanh, MaxPool2D, ReLU, Sign, fold_batchnorm)
+                           HardTanh, HashedDense, MaxPool2D, ReLU, Sign, fold_batchnorm)
 from tests.naive_models import (naive_conv2d, naive_conv2d_backward, naive_dense,
                                 naive_maxpool2d_backward, naive_pool2d)
 
@@ -163,10 +163,16 @@ def test_flatten_gradients(rng):
     check_gradients(Flatten(), rng.standard_normal((3, 2, 4, 5)), rng)
 
 
+def test_hashed_dense_gradients(rng):
+    """Real-weight gradients sum the virtual ones per bucket, signed (HashedNets)."""
+    check_gradients(HashedDense(9, 6, compression=0.3, seed=1, hash_seed=2),
+                    rng.standard_normal((4, 9)), rng)
+
+
 def test_every_layer_kind_has_a_gradient_check():
     """The checks above cover every registered kind (a new layer must add one)."""
     checked = {"dense", "conv", "maxpool", "avgpool", "relu", "hardtanh", "sign", "batchnorm",
-               "dropout", "flatten"}
+               "dropout", "flatten", "hashed_dense"}
     assert set(LAYER_KINDS) == checked
 
 
