@@ -396,12 +396,20 @@ def test_golden_networks():
 
 
 def test_warmup_compiles_and_leaves_results_unchanged(rng):
-    """simulator.warmup() runs the hot paths once; results before and after are equal."""
-    import simulator
+    """The executor's warmup() runs its hot paths once; results before and after are equal."""
+    from simulator.executor import warmup
 
     g = mlp(rng)
     q = QConfig.uniform(FixedPoint(il=4, fl=4))
     x = rng.normal(size=(3, 6))
     before = simulate(g, q, x).outputs
-    assert simulator.warmup() is None
+    assert warmup() is None
     assert_array_equal(simulate(g, q, x).outputs, before)
+
+
+@pytest.mark.slow
+def test_package_warmup_compiles_ops_too():
+    """simulator.warmup() = ops.warmup() (every kernel path) + the executor's warmup."""
+    import simulator
+
+    assert simulator.warmup() is None
