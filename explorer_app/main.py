@@ -97,5 +97,3 @@ else:
                                     sizing_mode="stretch_width"),
                         export, row(lab_add), tabs, sizing_mode="stretch_width",
                         name="explorer"))
-    # tests and hooks reach the session's views through the document
-    doc.explorer = {"tradeoff": tradeoff, "filters": filters, "lab": lab, "mixed": mixed}

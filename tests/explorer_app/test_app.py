@@ -193,3 +193,17 @@ def test_server_hook_refuses_a_bad_store_with_exit_status_2(tmp_path, monkeypatc
     with pytest.raises(SystemExit):
         hooks.on_server_loaded(None)
     importlib.reload(hooks)
+
+
+def test_lab_run_joins_the_plot_on_request(doc):
+    """The lab's last configuration is added to the trade-off plot as a star at its figures."""
+    extra = named(doc, "extra")
+    assert len(extra.data["x"]) == 0
+    named(doc, "lab-fl").value = 2
+    button = named(doc, "lab-add")
+    button._trigger_event(ButtonClick(button))
+    assert len(extra.data["x"]) == 1
+    assert "fl=2" in extra.data["label"][0] and "wl=6" in extra.data["label"][0]
+    text = named(doc, "lab-accuracy").text
+    assert f"accuracy {100 * extra.data['y'][0]:.2f} %" in text
+    assert f"energy {extra.data['x'][0]:.4g} pJ" in text
