@@ -44,8 +44,10 @@ def scheduler_address():
             client.wait_for_workers(2, timeout=60)
         yield address
     finally:
-        for p in procs:
-            p.terminate()
+        # the workers hold nothing worth a graceful shutdown (which waits seconds)
+        for p in procs[1:]:
+            p.kill()
+        procs[0].terminate()
         for p in procs:
             try:
                 p.wait(timeout=10)
