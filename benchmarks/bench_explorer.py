@@ -35,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from explorer_app.livelab import lab_point, run_details, run_figures
-    from explorer_app.state import StoreData, flatten, warmup  # noqa: F401
+    from explorer_app.state import StoreData, warmup
     from models import datasets, zoo
     from simulator import simulate_float
 

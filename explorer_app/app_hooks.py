@@ -6,6 +6,7 @@ read-only, by every session.  The kernels compile in a background thread so the 
 served at once; live-lab runs wait for it (their status says so).
 """
 
+import importlib
 import logging
 import sys
 import threading
@@ -30,10 +31,8 @@ def on_server_loaded(server_context):
         raise SystemExit(2) from None
     # import now, in this thread: a session importing these while the warm-up thread holds
     # their import locks would wait for the whole compile
-    import lowbit.pareto  # noqa: F401
-    import lowbit.point  # noqa: F401
-    import precision  # noqa: F401
-    import simulator  # noqa: F401
+    for module in ("lowbit.pareto", "lowbit.point", "precision", "simulator"):
+        importlib.import_module(module)
 
     data.warm.clear()
     threading.Thread(target=_warmup, args=(data,), name="lowbit-warmup", daemon=True).start()

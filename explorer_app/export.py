@@ -17,7 +17,10 @@ const n = data[columns[0]].length;
 const rows = sel.length ? sel : Array.from({length: n}, (_, i) => i);
 let text;
 if (fmt === "csv") {
-    const quote = (v) => { const s = String(v); return /[",\\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+    const quote = (v) => {
+        const s = String(v);
+        return /[",\\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+    };
     const lines = [columns.join(",")];
     for (const i of rows) lines.push(columns.map((c) => quote(data[c][i])).join(","));
     text = lines.join("\\n") + "\\n";

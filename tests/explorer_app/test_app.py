@@ -126,7 +126,8 @@ def test_live_lab_shows_an_impossible_configuration_and_keeps_working(doc):
 
 
 def test_mixed_precision_table_runs_and_adds_a_point(doc):
-    table, extra, result = named(doc, "mixed-table"), named(doc, "extra"), named(doc, "mixed-result")
+    table, extra = named(doc, "mixed-table"), named(doc, "extra")
+    result = named(doc, "mixed-result")
     data = dict(table.data)
     data["weights"] = ["Q2.6", "int8"]
     data["activations"] = ["Q4.4", "Q6.10"]
@@ -148,7 +149,8 @@ def test_export_buttons_cover_the_shown_columns(doc):
         callback = named(doc, f"export-{fmt}").js_event_callbacks["button_click"][0]
         assert callback.args["source"] is src and callback.args["fmt"] == fmt
         assert set(callback.args["columns"]) <= set(src.data)
-        assert {"wl", "rounding", "target", "accuracy", "energy_pj"} <= set(callback.args["columns"])
+        shown = set(callback.args["columns"])
+        assert {"wl", "rounding", "target", "accuracy", "energy_pj"} <= shown
 
 
 def test_sessions_keep_their_own_state(sweep_store, build_doc):

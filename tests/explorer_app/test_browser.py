@@ -33,9 +33,8 @@ def free_port() -> int:
 
 
 def serve(store, port, model_cache):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                                      os.environ.get("PYTHONPATH")])),
-           "LOWBIT_CACHE": str(model_cache)}
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "LOWBIT_CACHE": str(model_cache)}
     cmd = [sys.executable, "-m", "bokeh", "serve", str(APP), "--port", str(port),
            "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}",
            "--args", str(store)]
@@ -85,7 +84,11 @@ def driver(tmp_path_factory):
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    downloads = tmp_path_factory.mktemp("downloads")
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
     drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    drv.downloads = downloads
     yield drv
     drv.quit()
 
@@ -123,10 +126,16 @@ const doc = Bokeh.documents[0];
 const plot = doc.get_model_by_name('tradeoff'), src = doc.get_model_by_name('points');
 const view = Bokeh.index.get_one(plot);
 const i = arguments[0];
-const sx = view.frame.x_scale.compute(src.data.x[i]), sy = view.frame.y_scale.compute(src.data.y[i]);
+const sx = view.frame.x_scale.compute(src.data.x[i]);
+const sy = view.frame.y_scale.compute(src.data.y[i]);
 const rect = view.canvas.el.getBoundingClientRect();
 return [rect.left + sx, rect.top + sy];
 """
+BUTTON = """
+const m = Bokeh.documents[0].get_model_by_name(arguments[0]);
+return Bokeh.index.get_one(m).shadow_el.querySelector('button');
+"""
+POINT_COUNT = "return Bokeh.documents[0].get_model_by_name('points').data.x.length;"
 
 
 def test_page_renders_reacts_and_logs_no_errors(server, driver):
@@ -160,6 +169,13 @@ def test_page_renders_reacts_and_logs_no_errors(server, driver):
         driver.execute_script(TEXT, "details") or ""), 20, "the point's details")
     assert "<b>wl</b>" in details and "accuracy" in details
 
+    # export: the selected point as CSV, downloaded by the browser
+    driver.execute_script(BUTTON, "export-csv").click()
+    csv = driver.downloads / "lowbit-selection.csv"
+    wait_for(csv.exists, 20, "the CSV download")
+    lines = wait_for(lambda: csv.read_text().splitlines(), 5, "the CSV's content")
+    assert lines[0].startswith("row,wl,rounding,target,") and len(lines) == 2
+
     time.sleep(1.0)  # let the last redraw land before the picture
     SCREENSHOT.parent.mkdir(exist_ok=True)
     driver.save_screenshot(str(SCREENSHOT))
@@ -179,3 +195,20 @@ def test_explore_command_refuses_a_foreign_directory_and_exits_non_zero(tmp_path
                           timeout=60)
     assert proc.returncode != 0
     assert "is not a lowbit sweep store" in proc.stdout + proc.stderr
+
+
+def test_sessions_have_their_own_state(server, driver):
+    """A filter changed in one tab leaves another tab's points alone."""
+    driver.get(server)
+    wait_for(lambda: driver.execute_script(MODEL, "points"), 120, "the first session")
+    first = driver.current_window_handle
+    wait_for(lambda: driver.execute_script(POINT_COUNT) == 8, 30, "8 points")
+    driver.switch_to.new_window("tab")
+    driver.get(server)
+    wait_for(lambda: driver.execute_script(MODEL, "points"), 120, "the second session")
+    driver.execute_script("Bokeh.documents[0].get_model_by_name('filter-target').value = "
+                          "['cpu-int8'];")  # the server filters and sends 4 points back
+    wait_for(lambda: driver.execute_script(POINT_COUNT) == 4, 30, "the filtered points")
+    driver.switch_to.window(first)
+    time.sleep(1.0)
+    assert driver.execute_script(POINT_COUNT) == 8
