@@ -23,6 +23,13 @@ partial sum stays below ``2**53`` in units of the product step: ``K * 2**(2 wl -
 ``setup`` checks this bound for every weighted layer (and for the weight-gradient sums over the
 batch) and refuses a format that breaks it.
 
+The logits (the last layer's output, the softmax input) are not rounded by default
+(``quantize_logits=False``): the exact accumulator value goes to the loss and to the argmax, as
+a fixed-point pipeline hands its accumulator to the output stage.  Rounding them into the
+format saturates them at its range (±8 for ``<4,12>``) and stalls training once the network
+grows confident: LeNet-300-100, one epoch on 20 000 MNIST images, SGD with momentum 0.9,
+reached 29 % test accuracy with saturated logits and 95 % without.
+
 Inference (validation, ``model.predict`` after training, ``qconfig``) rounds activations to
 nearest (``inference_rounding``): deployed hardware does, and a deterministic forward pass is
 one that ``simulator.simulate`` reproduces code for code.
@@ -82,11 +89,13 @@ class FixedPointTraining(TrainingMethod):
     inference_rounding : rounding of activations at inference (default ``"nearest"``).
     quantize_input : round the network input into ``fmt`` (default True; see ``qat``'s module
         docstring for models whose first layer has parameters).
+    quantize_logits : round the last layer's output too (default False, module docstring).
     """
 
     accepts_fmt = True
 
-    def __init__(self, fmt=None, inference_rounding: str = "nearest", quantize_input: bool = True):
+    def __init__(self, fmt=None, inference_rounding: str = "nearest", quantize_input: bool = True,
+                 quantize_logits: bool = False):
         from precision import FixedPoint
 
         fmt = FixedPoint(**DEFAULT_FORMAT_SPEC) if fmt is None else as_format("fmt", fmt)
@@ -102,6 +111,7 @@ class FixedPointTraining(TrainingMethod):
             raise ValueError("inference_rounding='stochastic' would make predictions random; "
                              "expected a deterministic mode such as 'nearest'")
         self.quantize_input = bool(quantize_input)
+        self.quantize_logits = bool(quantize_logits)
         self._keys: StepKeys | None = None
         self._index: dict[int, int] = {}
         self._act_points: set[int] = set()
@@ -120,6 +130,8 @@ class FixedPointTraining(TrainingMethod):
         first = leading_input_index(model)
         if self.quantize_input and first is not None:
             self._act_points.add(first)
+        if not self.quantize_logits:
+            self._act_points.discard(len(model.layers) - 1)
         self._error_points = {i for i, layer in enumerate(model.layers)
                               if isinstance(layer, WEIGHTED_LAYERS)}
         # float64 throughout training: exact accumulation (module docstring) and exact
@@ -176,8 +188,11 @@ class FixedPointTraining(TrainingMethod):
 
         f = self.infer_fmt
         acc = Accumulator(width=64, overflow="wrap")
-        return QConfig(default=LayerConfig(weights=f, bias=f, activations=f, accumulator=acc),
-                       input=f)
+        # activations None by default (float: the exact accumulator value, for the logits);
+        # every rounding point of the training pass gets the format explicitly
+        layers = {model.layers[i].name: LayerConfig(activations=f) for i in self._act_points}
+        return QConfig(default=LayerConfig(weights=f, bias=f, activations=None, accumulator=acc),
+                       input=f if self.quantize_input else None, layers=layers)
 
     def inference_hooks(self):
         return self

@@ -172,7 +172,8 @@ def test_fixed_point_parameters_are_codes_of_the_format(fixed_run):
 
 
 def test_fixed_point_model_matches_the_simulator(fixed_run, digits):
-    """The inference pass (nearest rounding) is reproduced code for code by simulate()."""
+    """The inference pass (nearest rounding, exact logits) is reproduced code for code by
+    simulate()."""
     import simulator
 
     m, _ = fixed_run[0]
@@ -182,16 +183,16 @@ def test_fixed_point_model_matches_the_simulator(fixed_run, digits):
 
 
 def test_stochastic_rounding_learns_where_nearest_stalls(digits):
-    """The Gupta effect: with FL = 6 round-to-nearest loses every update (and error), so the
-    network stays at chance; stochastic rounding keeps them in expectation and learns."""
+    """The Gupta effect: with FL = 5 round-to-nearest loses every small update (and error), so
+    the network does not learn; stochastic rounding keeps them in expectation and learns."""
     acc = {}
     for rounding in ("nearest", "stochastic"):
         m = mlp(digits)
-        train(m, digits, method="fixed", fmt=FixedPoint(il=4, fl=6, rounding=rounding),
+        train(m, digits, method="fixed", fmt=FixedPoint(il=4, fl=5, rounding=rounding),
               epochs=3, seed=0, progress=False)
         acc[rounding] = m.evaluate(digits.x_test, digits.y_test)
     assert acc["nearest"] <= 0.2
-    assert acc["stochastic"] >= 0.6
+    assert acc["stochastic"] >= 0.7
 
 
 def test_exact_accumulation_bound_is_enforced(digits):
