@@ -22,9 +22,10 @@ X_FIGURES = ("energy_pj", "latency_s", "latency_cycles", "model_bytes", "dsp", "
 #: y figures where smaller is better (the Pareto front's direction)
 SMALLER_IS_BETTER = frozenset({"loss"})
 
-# Heavy work (simulations) runs here, off the document lock; shared by all sessions so that
-# several open tabs cannot take more than two cores.
-EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lowbit-explorer")
+# Heavy work (simulations) runs here, off the document lock, one job at a time for all
+# sessions: each simulation's kernels already use every core, and Numba's fallback threading
+# layer (workqueue) must not be entered from two threads at once.
+EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lowbit-explorer")
 
 
 class StoreError(Exception):
