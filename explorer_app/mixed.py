@@ -33,7 +33,7 @@ def mixed_qconfig(layers, weights, activations):
 
 def run_mixed(data, layers, weights, activations, target: str) -> dict:
     """Simulate the table's configuration: the sweep's scalar figures (``lowbit.point``)."""
-    from lowbit.point import _figures
+    from lowbit.point import figures as _figures
     from simulator import simulate
 
     data.warm.wait()

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lowbit.point import Workload
-from lowbit.spec import Spec, SpecError
+from lowbit.spec import COMPRESSION_AXES, Spec, SpecError
 from lowbit.store import SweepStore
 
 _PACKAGES = ("numpy", "numba", "scipy", "xarray", "dask", "distributed", "zarr", "bokeh")
@@ -46,6 +46,7 @@ def prepare(spec: Spec, store=None, *, progress=True):
     """
     fp = fingerprint(spec)
     existing = SweepStore.open_existing(store, fp) if store is not None else None
+    data = None
     if existing is not None and existing.has_inputs():
         blob = existing.model_npz()
         x_eval, y_eval, x_calib = existing.inputs()
@@ -66,9 +67,16 @@ def prepare(spec: Spec, store=None, *, progress=True):
     model = load_model(blob)
     graph = model.to_graph()
     layers = tuple(node.name for node in graph.layers())
+    graphs = {}
+    if any(spec.axis(key) is not None for key in COMPRESSION_AXES):
+        from lowbit.compression import compressed_graphs
+
+        # once per distinct setting, here rather than per point on the workers
+        data = data if data is not None else _load_dataset(spec)
+        graphs = compressed_graphs(spec, blob, data, progress=progress)
     work = Workload(graph=graph, x_eval=np.ascontiguousarray(x_eval),
                     y_eval=np.ascontiguousarray(y_eval), x_calib=np.ascontiguousarray(x_calib),
-                    layers=layers, seed=spec.seed)
+                    layers=layers, seed=spec.seed, graphs=graphs)
     return work, blob, provenance, fp
 
 

@@ -41,7 +41,10 @@ class Workload:
 
     ``graph`` is the trained model's ``simulator.Graph``; ``x_eval``/``y_eval`` the evaluation
     subset; ``x_calib`` the calibration images of ``fl = "auto"``; ``layers`` the names of the
-    weight layers (the ``layer`` dimension); ``seed`` the default seed of stochastic rounding.
+    weight layers (the ``layer`` dimension); ``seed`` the default seed of stochastic rounding;
+    ``graphs`` the compressed graphs of the compression axes, computed once before scattering
+    (``lowbit.compression.compressed_graphs``: setting -> graph, or the error text of a
+    setting the library refused).
     """
 
     graph: object
@@ -50,8 +53,24 @@ class Workload:
     x_calib: np.ndarray
     layers: tuple[str, ...]
     seed: int | None = None
-    #: per-worker memo of calibrate() results, keyed by (wl, rounding, overflow)
+    graphs: dict = field(default_factory=dict, repr=False)
+    #: per-worker memo of calibrate() results, keyed by (setting, wl, rounding, overflow)
     calibrations: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def graph_for(self, point: dict):
+        """The graph a point simulates: the compressed one of its compression setting."""
+        from lowbit.compression import setting_of
+
+        setting = setting_of(point)
+        if not setting:
+            return self.graph
+        if setting not in self.graphs:
+            raise ValueError(f"compression setting {dict(setting)} was not prepared for this "
+                             f"workload (prepared: {[dict(k) for k in self.graphs]})")
+        graph = self.graphs[setting]
+        if isinstance(graph, str):
+            raise ValueError(f"compression {dict(setting)} failed: {graph}")
+        return graph
 
 
 def evaluate(work: Workload, point: dict) -> tuple[dict, dict]:
@@ -62,11 +81,12 @@ def evaluate(work: Workload, point: dict) -> tuple[dict, dict]:
     """
     from simulator import simulate
 
+    graph = work.graph_for(point)
     qconfig = build_qconfig(work, point)
     seed = point.get("seed", work.seed)
     target = point.get("target", DEFAULT_TARGET)
-    res = simulate(work.graph, qconfig, work.x_eval, target=target, seed=seed)
-    return _figures(work, res)
+    res = simulate(graph, qconfig, work.x_eval, target=target, seed=seed)
+    return figures(work, res)
 
 
 def build_qconfig(work: Workload, point: dict):
@@ -93,6 +113,8 @@ def _family_qconfig(work: Workload, point: dict, family: str, wl, acc):
     import precision
     from simulator import QConfig, calibrate
 
+    from lowbit.compression import setting_of
+
     rounding = point.get("rounding", "nearest")
     overflow = point.get("overflow", "saturate")
     if family == "fixed":
@@ -101,9 +123,10 @@ def _family_qconfig(work: Workload, point: dict, family: str, wl, acc):
         else:
             fl = wl - point["il"] if "il" in point else "auto"
         if fl == "auto":
-            key = (wl, rounding, overflow)
-            if key not in work.calibrations:  # the same for every target, seed, accumulator
-                work.calibrations[key] = calibrate(work.graph, work.x_calib, wl=wl,
+            # the same for every target, seed, accumulator; not across compressed models
+            key = (setting_of(point), wl, rounding, overflow)
+            if key not in work.calibrations:
+                work.calibrations[key] = calibrate(work.graph_for(point), work.x_calib, wl=wl,
                                                    rounding=rounding, overflow=overflow)
             cal = work.calibrations[key]
             return cal if acc is None else _with_accumulator(cal, acc)
@@ -140,7 +163,10 @@ def _with_accumulator(qconfig, acc):
     return replace(qconfig, default=replace(qconfig.default, accumulator=acc), layers=layers)
 
 
-def _figures(work: Workload, res) -> tuple[dict, dict]:
+def figures(work: Workload, res) -> tuple[dict, dict]:
+    """``(scalar figures, per-layer figures)`` of a ``simulator.SimResult`` of ``work``'s
+    evaluation subset, keyed as in ``FIGURES`` (accuracy and loss against ``work.y_eval``; cost
+    figures from ``res.cost.total``; per-layer figures over ``work.layers``)."""
     from models.sequential import softmax_cross_entropy
 
     stats = res.stats.sel(layer=list(work.layers))

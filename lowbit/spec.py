@@ -40,8 +40,12 @@ from precision.modes import canonical_overflow, canonical_rounding
 FAMILIES = ("fixed", "dynamic_fixed", "float", "binary", "ternary")
 DATASETS = ("digits", "mnist")
 TOP_LEVEL_KEYS = ("model", "dataset", "dataset_path", "samples", "seed", "calibration", "title",
-                  "train", "axes")
+                  "train", "compress", "axes")
 TRAIN_KEYS = ("epochs", "seed", "method", "batch_size", "lr", "optimizer", "schedule")
+#: Keys of the [compress] table (settings of the compression axes; lowbit/compression.py).
+COMPRESS_KEYS = ("retrain_epochs", "seed")
+#: The axes that transform the trained model (one compressed model per distinct setting).
+COMPRESSION_AXES = ("sparsity", "clusters", "hash_compression")
 #: Axis name -> one-line meaning (also the CLI's help text for specs).
 AXES = {
     "family": "number-format family: " + ", ".join(FAMILIES),
@@ -58,8 +62,11 @@ AXES = {
                 "others)",
     "last_wl": "fixed-point word length kept by the last layer, fl calibrated (0: as the "
                "others)",
-    "sparsity": "fraction of weights pruned by magnitude (needs models.compress)",
-    "clusters": "weight-sharing clusters per layer (needs models.compress)",
+    "sparsity": "fraction of each layer's weights pruned by magnitude, in [0, 1) (Han et al. "
+                "2015; [compress] retrain_epochs = N retrains with the masks)",
+    "clusters": "k-means weight-sharing codebook entries per layer (>= 2; Han et al. 2016)",
+    "hash_compression": "HashedNets real / virtual weights of the dense layers, in (0, 1] "
+                        "(Chen et al. 2015; the hashed model is trained with [train])",
     "seed": "seed of stochastic rounding (one dimension entry per seed)",
 }
 MAX_POINTS = 1_000_000
@@ -90,6 +97,7 @@ class Spec:
     dataset_path: str | None = None
     title: str = ""
     train: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+    compress: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -115,6 +123,11 @@ class Spec:
         return dict(self.train)
 
     @property
+    def compress_kwargs(self) -> dict:
+        """The [compress] table with its defaults (retrain_epochs=0, seed=0)."""
+        return {"retrain_epochs": 0, "seed": 0, **dict(self.compress)}
+
+    @property
     def model_is_file(self) -> bool:
         return self.model.endswith(".npz")
 
@@ -130,6 +143,8 @@ class Spec:
             out["seed"] = self.seed
         if self.train:
             out["train"] = dict(self.train)
+        if self.compress:
+            out["compress"] = dict(self.compress)
         out["axes"] = {name: list(values) for name, values in self.axes}
         return out
 
@@ -138,7 +153,7 @@ class Spec:
         data = self.to_dict()
         lines = [f"{key} = {_toml_value(value)}" for key, value in data.items()
                  if not isinstance(value, dict)]
-        for table in ("train", "axes"):
+        for table in ("train", "compress", "axes"):
             if table in data:
                 lines.append(f"\n[{table}]")
                 lines += [f"{key} = {_toml_value(value)}" for key, value in data[table].items()]
@@ -243,8 +258,30 @@ def _validate(data: dict, base: Path, check_files: bool = True) -> Spec:
     title = _str("title", data.get("title", ""))
     train = _validate_train(data.get("train", {}))
     axes = _validate_axes(data["axes"], seed)
+    compress = _validate_compress(data.get("compress", {}), dict(axes))
     return Spec(model=model, dataset=dataset, samples=samples, axes=axes, seed=seed,
-                calibration=calibration, dataset_path=dataset_path, title=title, train=train)
+                calibration=calibration, dataset_path=dataset_path, title=title, train=train,
+                compress=compress)
+
+
+def _validate_compress(compress, axes: dict) -> tuple:
+    if not isinstance(compress, Mapping):
+        raise SpecError(f"[compress] must be a table, got {compress!r}")
+    for key in compress:
+        if key not in COMPRESS_KEYS:
+            raise _unknown("[compress] key", key, COMPRESS_KEYS)
+    out = dict(compress)
+    if "retrain_epochs" in out:
+        _int("compress.retrain_epochs", out["retrain_epochs"], 0)
+        if out["retrain_epochs"] and "sparsity" not in axes:
+            raise SpecError(f"compress.retrain_epochs={out['retrain_epochs']} retrains pruned "
+                            f"models, but there is no 'sparsity' axis")
+    if "seed" in out:
+        _int("compress.seed", out["seed"], 0)
+    if out and not any(k in axes for k in COMPRESSION_AXES):
+        raise SpecError("[compress] is given but no compression axis is swept (sparsity, "
+                        "clusters, hash_compression)")
+    return tuple(out.items())
 
 
 def _validate_train(train) -> tuple:
@@ -290,7 +327,7 @@ def _validate_axes(axes, seed) -> tuple:
         values = _as_list(key, raw)
         if key in _INT_AXES:
             lo, hi = {"wl": (1, 64), "first_wl": (0, 64), "last_wl": (0, 64),
-                      "accumulator": (1, 64), "exp_bits": (1, 11), "clusters": (1, 2**16),
+                      "accumulator": (1, 64), "exp_bits": (1, 11), "clusters": (2, 2**16),
                       "seed": (0, 2**63 - 1), "il": (-64, 128)}[key]
             values = [_int(key, v, lo, hi) for v in values]
         elif key == "fl":
@@ -306,6 +343,12 @@ def _validate_axes(axes, seed) -> tuple:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
                     raise SpecError(f"sparsity={v!r} is out of range; expected 0 <= sparsity "
                                     f"< 1")
+            values = [float(v) for v in values]
+        elif key == "hash_compression":
+            for v in values:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+                    raise SpecError(f"hash_compression={v!r} is out of range; expected 0 < "
+                                    f"hash_compression <= 1")
             values = [float(v) for v in values]
         elif key == "rounding":
             values = [_mode(canonical_rounding, key, v) for v in values]
@@ -374,11 +417,14 @@ def _check_combinations(axes: dict, seed) -> None:
     if stochastic and "seed" not in axes and seed is None:
         raise SpecError("rounding 'stochastic' needs a seed: add a 'seed' axis (e.g. seed = "
                         "[0, 1, 2]) or a top-level seed = 0")
-    if "sparsity" in axes or "clusters" in axes:
-        key = "sparsity" if "sparsity" in axes else "clusters"
-        if importlib.util.find_spec("models.compress") is None:
-            raise SpecError(f"axis {key!r} needs models.compress, which this installation does "
-                            f"not have")
-        # refused rather than ignored: a sweep must never drop an axis silently
-        raise SpecError(f"axis {key!r}: compression axes are not wired into the sweep yet "
-                        f"(lowbit/point.py); compress the model first and sweep its .npz")
+    if "hash_compression" in axes:
+        clash = [k for k in ("sparsity", "clusters") if k in axes]
+        if clash:
+            # a hashed layer has no individual weights to prune or cluster
+            raise SpecError(f"axis 'hash_compression' cannot be combined with "
+                            f"{', '.join(repr(k) for k in clash)}: HashedNets layers are not "
+                            f"pruned or weight-shared; sweep them in separate specs")
+    present = [k for k in COMPRESSION_AXES if k in axes]
+    if present and importlib.util.find_spec("models.compress") is None:
+        raise SpecError(f"axis {present[0]!r} needs models.compress, which this installation "
+                        f"does not have")
