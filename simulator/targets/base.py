@@ -132,11 +132,31 @@ class Arithmetic:
         return best
 
 
+#: Widest integer operand multiplied by sign selection: binary (±1, 1 bit) and ternary
+#: ({-1, 0, +1}, 2 bits) weights.
+SIGN_SELECT_BITS = 2
+
+
+def sign_select_operand(a: Operand, b: Operand) -> Operand | None:
+    """The float operand of a sign-select MAC, else None.
+
+    A binary or ternary operand times a float one is no multiplication: the product is the
+    float operand, its negation or zero, chosen by the weight's sign bits (BinaryConnect,
+    Courbariaux et al. 2015, sec. 2: "replace many multiply-accumulate operations by simple
+    accumulations").  Such a MAC is one float add/subtract in the accumulator.
+    """
+    if a.kind == b.kind:
+        return None
+    i, f = (a, b) if b.is_float else (b, a)
+    return f if i.bits <= SIGN_SELECT_BITS else None
+
+
 def _operand_pair(a: Any, b: Any) -> tuple[Operand, Operand]:
     oa, ob = as_operand(a, "a_bits"), as_operand(b, "b_bits")
-    if oa.kind != ob.kind:
+    if oa.kind != ob.kind and sign_select_operand(oa, ob) is None:
         raise ValueError(f"a_bits={a!r} and b_bits={b!r} mix an integer and a float operand; "
-                         "a MAC multiplies two integers or two floats")
+                         "a MAC multiplies two integers or two floats (or selects the sign of "
+                         f"a float by a binary/ternary operand of <= {SIGN_SELECT_BITS} bits)")
     return oa, ob
 
 
@@ -270,7 +290,12 @@ class Target:
 
     def mult_energy_pj(self, a_bits: Any, b_bits: Any) -> float:
         """Energy of one multiply (pJ), at the operand widths or the lane width (``energy_at``)."""
-        a, b = self._priced(*_operand_pair(a_bits, b_bits))
+        oa, ob = _operand_pair(a_bits, b_bits)
+        if sign_select_operand(oa, ob) is not None:
+            # Modelling assumption: selecting or negating by a sign bit (a mux / an XOR on the
+            # float's sign) costs nothing next to the add; Horowitz 2014 lists no such energy.
+            return 0.0
+        a, b = self._priced(oa, ob)
         if a.is_float:
             return self.energy.float_mult(_wider_float(a, b))
         return self.energy.int_mult(a.bits, b.bits)
@@ -290,6 +315,11 @@ class Target:
         instructions / lanes`` on targets that issue instructions.  One add per MAC at full
         accumulator width is an upper bound for adder trees and packed dot-product instructions
         (stated assumption).
+
+        A binary/ternary operand times a float one (BinaryConnect: ±1 weights, real
+        activations) is a *sign-select* MAC (``sign_select_operand``): no multiply (0 pJ,
+        assumption), one float add in the target's float accumulator or, without one, in the
+        float operand's format (Horowitz 2014: 0.9 pJ fp32, 0.4 pJ fp16 at 45 nm).
         """
         return (self.mult_energy_pj(a_bits, b_bits)
                 + self.accumulate_energy_pj(a_bits, b_bits, acc_bits)
@@ -302,6 +332,11 @@ class Target:
         if acc_bits is not None:
             return self.add_energy_pj(as_operand(acc_bits, "acc_bits"))
         pa, pb = self._priced(a, b)
+        selected = sign_select_operand(pa, pb)
+        if selected is not None:
+            # Sign-select MAC: one add in the float accumulator, else in the activations' format.
+            acc = as_operand(ar.accumulator_float) if ar.accumulator_float else selected
+            return self.add_energy_pj(acc)
         if not pa.is_float:
             return self.add_energy_pj(ar.accumulator_width)
         acc = as_operand(ar.accumulator_float) if ar.accumulator_float else _wider_float(pa, pb)

@@ -278,9 +278,6 @@ def test_bnn_matches_the_simulator(bnn, digits):
     assert_array_equal(r.predictions, m.predict(digits.x_test))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="simulator cost model: no MAC lane for binary weights x float "
-                          "activations (BinaryConnect's sign-select additions); reported")
 def test_binaryconnect_matches_the_simulator(bc_det, digits):
     """BinaryConnect's qconfig (binary weights, real activations) runs in the simulator."""
     import simulator

@@ -438,3 +438,47 @@ def test_property_fpga_allocation(n_in, n_out, reuse, bits):
     bram, lutram = tgt.fpga.weight_memory(n, bits, units)
     assert rec.dsp == math.ceil(units * dsp_u)
     assert rec.lut == math.ceil(units * lut_u) + lutram and rec.bram == bram
+
+
+# -- sign-select MACs: binary/ternary weights x float activations (BinaryConnect) ---------------
+def bc(weights, activations=None) -> QConfig:
+    return QConfig(default=LayerConfig(weights=weights, activations=activations), input=None)
+
+
+@pytest.mark.parametrize("weights", [Binary(), Ternary()])
+def test_binaryconnect_dense_on_asic_45nm_is_one_fp32_add_per_mac(rng, weights):
+    """784*300 sign-select MACs: no multiply, one fp32 add at 0.9 pJ (Horowitz 2014); the fp32
+    lane's 256 units: ceil(235,200 / 256) = 919 cycles."""
+    rec = estimate_cost(dense(rng), bc(weights), "asic-45nm")["fc1"]
+    assert (rec.weights, rec.activations, rec.lane) == (as_label(weights), "fp32", "fp32")
+    assert rec.compute_energy_pj == approx(235_200 * 0.9)
+    assert rec.cycles == 919
+
+
+def as_label(fmt) -> str:
+    return "int1" if fmt.family == "binary" else "int2"
+
+
+def test_binaryconnect_with_fp16_activations_adds_in_fp16_on_asic(rng):
+    """fp16 activations on a datapath sized to its operands: 0.4 pJ per fp16 add."""
+    from precision import FloatingPoint
+
+    fp16 = FloatingPoint(5, 10)
+    qc = QConfig(default=LayerConfig(weights=Binary(), activations=fp16), input=fp16)
+    rec = estimate_cost(dense(rng), qc, "asic-45nm")["fc1"]
+    assert rec.activations == "fp16" and rec.compute_energy_pj == approx(235_200 * 0.4)
+
+
+def test_binaryconnect_dense_on_cpu_fp32(rng):
+    """On the fp32 FMA lanes: 0.9 pJ fp32 add + 70 pJ / 16 lanes per MAC, 32 MACs per cycle
+    (2 x 16-lane instructions): 7350 compute cycles; the bias one more fp32 add per output."""
+    rec = estimate_cost(dense(rng, bias=True), bc(Binary()), "cpu-fp32")["fc1"]
+    per_mac = 0.9 + 70 / 16
+    assert rec.compute_energy_pj == approx(235_200 * per_mac + 300 * 0.9)
+    assert rec.cycles >= 235_200 // 32 == 7350
+
+
+def test_int4_weights_times_float_activations_stay_refused(rng):
+    """Only <= 2-bit weights are sign selects; int4 x fp32 has no lane."""
+    with pytest.raises(ValueError, match="mix an integer and a float operand"):
+        estimate_cost(dense(rng, 8, 4), bc(INT4), "asic-45nm")

@@ -481,3 +481,14 @@ def test_shared_default_formats_run_natively(target):
     fmts = target.default_formats()
     assert target.supports(fmts["weights"], fmts["activations"])
     assert fmts["accumulator"] == target.accumulator
+
+
+@pytest.mark.parametrize("w", [1, 2, "binary", "ternary"])
+def test_sign_select_mac_is_one_float_add(w):
+    """Binary/ternary x float: no multiply, one add in the float format (Horowitz: fp32 0.9 pJ,
+    fp16 0.4 pJ); on a CPU the float accumulator adds plus 70 pJ / 16 fp32 lanes."""
+    assert ASIC.mult_energy_pj(w, "fp32") == 0.0 == ASIC.mult_energy_pj("fp16", w)
+    assert ASIC.mac_energy_pj(w, "fp32") == 0.9 and ASIC.mac_energy_pj("fp16", w) == 0.4
+    cpu = targets.get("cpu-fp32")
+    assert cpu.supports(w, "fp32") and cpu.lane(w, "fp32").label == "fp32"
+    assert cpu.mac_energy_pj(w, "fp32") == pytest.approx(0.9 + 70 / 16, rel=1e-12, abs=0)
