@@ -81,7 +81,4 @@ def test_few_distinct_values_are_kept_exactly():
 
 def test_registry_parses_repr():
     book = Codebook((-0.25, 0.0, 0.75), index_bits=4)
-    try:
-        assert precision.get(repr(book)) == book
-    except NotImplementedError:
-        pytest.fail("precision.get is not implemented yet")
+    assert precision.get(repr(book)) == book
