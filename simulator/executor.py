@@ -248,22 +248,25 @@ class _Run:
         self.collect = collect
         self.stats = StatsCollector(self.nodes, self.formats) if collect else None
         self.refs = None       # float reference outputs per chunk, from the graph's cache
+        self.signals = None    # their sums of squares per chunk (the SQNR's numerator)
         self.new_refs: list = []
+        self.new_signals: list = []
 
     def load_references(self, xkey) -> None:
         """Reuse the float reference run of the same input (a sweep simulates one evaluation
         set many times); only one input's reference is kept per graph."""
-        self.xkey = xkey
+        # a fused layer's reference is past its relu: the set of fused layers is part of the key
+        self.xkey = xkey + (tuple(sorted(self.fuse_relu)),)
         entry = self.graph._qcache.get(_REF_KEY)
-        if entry is not None and entry[0] == xkey:
-            self.refs = entry[1]
+        if entry is not None and entry[0] == self.xkey:
+            self.refs, self.signals = entry[1], entry[2]
 
     def store_references(self) -> None:
         if self.refs is not None or not self.new_refs:
             return
         size = sum(a.nbytes for chunk in self.new_refs for a in chunk.values())
         if size <= REFERENCE_CACHE_BYTES:
-            self.graph._qcache[_REF_KEY] = (self.xkey, self.new_refs)
+            self.graph._qcache[_REF_KEY] = (self.xkey, self.new_refs, self.new_signals)
 
     def key(self, node_index: int, role: str, chunk: int = 0):
         """The 64-bit stochastic-rounding key of one (node, role, chunk); None without seed."""
@@ -301,6 +304,7 @@ class _Run:
         xf = xc.astype(np.float64, copy=False)
         vals = {INPUT: fin.quantize(xf, seed=seed) if fin is not None else xf}
         cached = self.refs[ci] if self.refs is not None and ci < len(self.refs) else None
+        signals = self.signals[ci] if cached is not None else {}
         ref = {INPUT: xf} if self.collect and cached is None else None
         fresh = {} if ref is not None else None
         out_name = self.graph.output.name
@@ -309,12 +313,14 @@ class _Run:
             vals[n.name] = self.node(i, n, ins, ci)
             if ref is not None:
                 ref[n.name] = _float_node(n, [ref[s] for s in n.inputs])
-                # a fused layer's output is already past its relu
+                # A fused layer's recorded output is its codes after the relu (the hardware's
+                # output stage), so its reference is the float output after the relu too.
                 fresh[n.name] = (np.maximum(ref[n.name], 0) if n.name in self.fuse_relu
                                  else ref[n.name])
             if self.collect:
-                self.stats.add_output(n.name, vals[n.name],
-                                      cached[n.name] if cached is not None else fresh[n.name])
+                signals[n.name] = self.stats.add_output(
+                    n.name, vals[n.name], cached[n.name] if cached is not None else fresh[n.name],
+                    signals.get(n.name))
             for s in dict.fromkeys(n.inputs):
                 if self.last[s] == i and s != out_name:
                     vals.pop(s)
@@ -322,6 +328,7 @@ class _Run:
                         ref.pop(s)
         if fresh is not None:
             self.new_refs.append(fresh)
+            self.new_signals.append(signals)
         return vals[out_name]
 
     # -- ops --------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ For every node (dimension ``layer``, in execution order):
 
 * ``sqnr_db``: signal-to-quantization-noise ratio of the node's output against the float64
   reference run, ``10 log10(sum f**2 / sum (f - q)**2)`` in dB (``inf`` when equal, ``nan`` when
-  the reference output is all zero and the simulated one too);
+  the reference output is all zero and the simulated one too).  A dense/conv2d whose only reader
+  is a relu records its output after that relu (the executor fuses it into the requantization),
+  and is compared with the float output after the relu: its SQNR then equals the relu's;
 * ``acc_overflow``: accumulator overflow events of a dense/conv2d layer, as counted by ``ops``
   (0 for other nodes);
 * ``out_overflow``: output values whose overflow rule fired when they were requantized into the
@@ -24,6 +26,9 @@ import math
 
 import numpy as np
 import xarray as xr
+
+from precision.fixed import FixedPoint
+from simulator import _stats_kernels as K
 
 #: Bins of the code histogram.
 N_BINS = 32
@@ -52,19 +57,40 @@ class StatsCollector:
         self.count = np.zeros(k, dtype=np.int64)
         self.hist = np.zeros((k, N_BINS), dtype=np.int64)
         self._index = {name: i for i, name in enumerate(self.names)}
+        self._scratch = np.empty(0)
 
     def add_overflow(self, name: str, acc: int = 0, out: int = 0) -> None:
         i = self._index[name]
         self.acc_overflow[i] += int(acc)
         self.out_overflow[i] += int(out)
 
-    def add_output(self, name: str, simulated, reference: np.ndarray) -> None:
-        """Record a chunk of node ``name``'s output (QArray or float64) against the reference."""
+    def add_output(self, name: str, simulated, reference: np.ndarray,
+                   signal: float | None = None) -> float:
+        """Record a chunk of node ``name``'s output (QArray or float64) against the reference.
+
+        ``signal`` is ``sum(reference**2)`` when the caller already knows it (the executor keeps
+        it with its cached float run); the value used is returned so it can be kept.
+        Fixed-point codes take one pass (``_stats_kernels.code_pass``: saturation count,
+        histogram and the error values into a reused buffer); the sums are numpy ``dot`` calls
+        on the same values as ever, so the figures are bit-identical to the plain numpy form.
+        """
         i = self._index[name]
-        if hasattr(simulated, "codes"):
-            values = simulated.to_float()
-            rng = fixed_code_range(simulated.format)
-            if rng is not None:
+        ref = np.ascontiguousarray(reference, dtype=np.float64).reshape(-1)
+        if signal is None:
+            signal = float(np.dot(ref, ref))
+        self.signal[i] += signal
+        fmt = getattr(simulated, "format", None)
+        rng = fixed_code_range(fmt)
+        if rng is not None and isinstance(fmt, FixedPoint):
+            codes = np.ascontiguousarray(simulated.codes).reshape(-1)
+            lo, hi = rng
+            width = max(1, ((hi - lo + 1) + N_BINS - 1) // N_BINS)
+            err = self._buffer(codes.size)
+            self.saturated[i] += int(K.code_pass(codes, int(fmt.fl), ref, lo, hi, width,
+                                                 self.hist[i], err))
+        else:
+            values = simulated.to_float() if hasattr(simulated, "codes") else simulated
+            if rng is not None:  # fixed-point family without FixedPoint's dequantize
                 codes = simulated.codes
                 lo, hi = rng
                 self.saturated[i] += int(np.count_nonzero(codes == lo)
@@ -72,13 +98,17 @@ class StatsCollector:
                 width = max(1, ((hi - lo + 1) + N_BINS - 1) // N_BINS)
                 bins = (codes.astype(np.int64).ravel() - lo) // width
                 self.hist[i] += np.bincount(bins, minlength=N_BINS)[:N_BINS]
-        else:
-            values = simulated
-        ref = reference.astype(np.float64, copy=False)
-        self.signal[i] += float(np.dot(ref.ravel(), ref.ravel()))
-        err = (values - ref).ravel()
+            err = self._buffer(ref.size)
+            np.subtract(np.asarray(values, dtype=np.float64).reshape(-1), ref, out=err)
         self.noise[i] += float(np.dot(err, err))
-        self.count[i] += values.size
+        self.count[i] += ref.size
+        return signal
+
+    def _buffer(self, size: int) -> np.ndarray:
+        """A float64 scratch vector of ``size`` elements, reused across nodes and chunks."""
+        if self._scratch.size < size:
+            self._scratch = np.empty(size)
+        return self._scratch[:size]
 
     def to_dataset(self) -> xr.Dataset:
         sqnr = np.empty(len(self.names))
