@@ -93,10 +93,18 @@ def test_missing_required_key(base):
     ({"accumulator": [0]}, r"accumulator=0 is out of range; expected 1 <= accumulator <= 64"),
     ({"sparsity": [1.0]}, r"sparsity=1.0 is out of range; expected 0 <= sparsity < 1"),
     ({"seed": [-1]}, r"seed=-1 is out of range"),
-    ({"sparsity": [0.5]}, r"axis 'sparsity' needs models.compress|axis 'sparsity': compression "
-                          r"axes are not wired"),
-    ({"clusters": [16]}, r"axis 'clusters' needs models.compress|axis 'clusters': compression "
-                         r"axes are not wired"),
+    ({"sparsity": [-0.1]}, r"sparsity=-0.1 is out of range; expected 0 <= sparsity < 1"),
+    ({"sparsity": ["half"]}, r"sparsity='half' is out of range; expected 0 <= sparsity < 1"),
+    ({"clusters": [1]}, r"clusters=1 is out of range; expected 2 <= clusters <= 65536"),
+    ({"clusters": [2.5]}, r"clusters=2.5 must be an integer"),
+    ({"hash_compression": [0]}, r"hash_compression=0 is out of range; expected 0 < "
+                                r"hash_compression <= 1"),
+    ({"hash_compression": [1.5]}, r"hash_compression=1.5 is out of range"),
+    ({"hash_compression": [True]}, r"hash_compression=True is out of range"),
+    ({"hash_compression": [0.5], "sparsity": [0.5]},
+     r"axis 'hash_compression' cannot be combined with 'sparsity': HashedNets layers"),
+    ({"hash_compression": [0.5], "clusters": [4]},
+     r"axis 'hash_compression' cannot be combined with 'clusters'"),
 ])
 def test_bad_axes(base, axes, match):
     with pytest.raises(SpecError, match=match):
@@ -135,3 +143,27 @@ def test_wrong_spec_type_and_missing_file(tmp_path):
 
 def test_every_axis_is_documented():
     assert all(isinstance(v, str) and v for v in AXES.values())
+
+
+def test_compression_axes_and_table(base):
+    """The compression axes and [compress] go through validation and the canonical text."""
+    spec = load_spec({**with_axes(base, sparsity=[0, 0.9], clusters=[4]),
+                      "compress": {"retrain_epochs": 1}})
+    assert spec.axis("sparsity") == (0.0, 0.9)
+    assert spec.compress_kwargs == {"retrain_epochs": 1, "seed": 0}
+    assert load_spec(spec.to_toml()) == spec
+
+
+@pytest.mark.parametrize("compress, axes, match", [
+    ({"retrain_epochs": -1}, {"sparsity": [0.5]},
+     r"compress.retrain_epochs=-1 is out of range; expected 0 <= compress.retrain_epochs"),
+    ({"retrain_epochs": 2}, {"clusters": [4]},
+     r"compress.retrain_epochs=2 retrains pruned models, but there is no 'sparsity' axis"),
+    ({"retrain": 2}, {"sparsity": [0.5]},
+     r"unknown \[compress\] key 'retrain'; did you mean 'retrain_epochs'"),
+    ({"seed": 1}, {}, r"\[compress\] is given but no compression axis is swept"),
+    ("x", {"sparsity": [0.5]}, r"\[compress\] must be a table, got 'x'"),
+])
+def test_bad_compress_table(base, compress, axes, match):
+    with pytest.raises(SpecError, match=match):
+        load_spec({**with_axes(base, **axes), "compress": compress})
