@@ -235,9 +235,16 @@ def _cmd_explore(args) -> int:
     import importlib.util
     import subprocess
 
+    from lowbit.store import open_store
+
     store = Path(args.store)
     if not store.is_dir():
         raise UsageError(f"store {str(store)!r} does not exist")
+    # read it here, before starting a server that would fail on the first page load
+    try:
+        open_store(store)
+    except Exception as exc:  # corrupt zarr, foreign directory, unreadable model: say which
+        raise UsageError(f"cannot explore {str(store)!r}: {exc}") from None
     spec = importlib.util.find_spec("explorer_app")
     app = Path(spec.origin).parent if spec is not None and spec.origin else None
     if app is None or not (app / "main.py").is_file():

@@ -89,14 +89,36 @@ def test_workers_and_scheduler_are_exclusive(capsys):
     assert "not allowed with argument" in capsys.readouterr().err
 
 
-def test_explore_without_the_app_or_store_is_a_clear_error(tmp_path, capsys):
+def test_explore_refuses_a_missing_or_foreign_store_before_starting_bokeh(tmp_path, capsys,
+                                                                           monkeypatch):
+    """Exit status 2 with the reason on stderr; the server is never started."""
+    started = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, *a, **k: started.append(cmd) or 0)
     assert main(["explore", str(tmp_path / "none.zarr")]) == 2
-    assert "does not exist" in capsys.readouterr().err
-    if not (REPO / "explorer_app" / "main.py").exists():
-        store = tmp_path / "s.zarr"
-        store.mkdir()
-        assert main(["explore", str(store)]) == 2
-        assert "explorer_app/main.py is missing" in capsys.readouterr().err
+    assert "store '" in capsys.readouterr().err
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "a.jpg").write_bytes(b"\xff\xd8")
+    assert main(["explore", str(foreign)]) == 2
+    err = capsys.readouterr().err
+    assert "lowbit explore: error: cannot explore" in err
+    assert "is not a lowbit sweep store" in err
+    assert started == []
+
+
+def test_explore_starts_bokeh_on_a_valid_store(tmp_path, monkeypatch):
+    import lowbit as lb
+
+    store = tmp_path / "ok.zarr"
+    lb.sweep({"model": "digits-mlp", "dataset": "digits", "samples": 10, "calibration": 16,
+              "train": {"epochs": 1, "seed": 0}, "axes": {"wl": [8]}}, store=store, workers=0,
+             progress=False)
+    started = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, *a, **k: started.append(cmd) or 0)
+    assert main(["explore", str(store), "--port", "5123"]) == 0
+    (cmd,) = started
+    assert cmd[1:4] == ["-m", "bokeh", "serve"] and cmd[-1] == str(store.resolve())
+    assert "5123" in cmd
 
 
 def test_parser_builds_without_heavy_imports():
