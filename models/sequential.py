@@ -205,18 +205,30 @@ class Sequential:
 
     def folded(self) -> "Sequential":
         """A copy with each BatchNorm that directly follows a Dense/Conv2D folded into it and
-        Dropout removed (the inference network; see ``models.layers.fold_batchnorm``)."""
+        Dropout removed (the inference network; see ``models.layers.fold_batchnorm``).
+
+        A BatchNorm after a layer whose weights ``self.qconfig`` quantizes to ``Binary`` or
+        ``Ternary`` stays a layer of its own: folding rescales the weights per output channel,
+        which would turn the ±1 / {-1, 0, +1} codes into arbitrary reals."""
         out: list[Layer] = []
         for layer in self.layers:
             if isinstance(layer, Dropout):
                 continue
-            if isinstance(layer, BatchNorm) and out and isinstance(out[-1], (Dense, Conv2D)):
+            if (isinstance(layer, BatchNorm) and out and isinstance(out[-1], (Dense, Conv2D))
+                    and not self._has_sign_weights(out[-1].name)):
                 out[-1] = fold_batchnorm(out[-1], layer)
                 continue
             out.append(copy.deepcopy(layer))
         model = Sequential(out, self.input_shape, name=self.name)
         model.qconfig = self.qconfig
         return model
+
+    def _has_sign_weights(self, name: str) -> bool:
+        """True when ``self.qconfig`` gives layer ``name`` binary or ternary weights."""
+        if self.qconfig is None:
+            return False
+        weights = self.qconfig.resolve(name).weights
+        return getattr(weights, "family", None) in ("binary", "ternary")
 
     def summary(self) -> str:
         """One line per layer: name, output shape, parameter count."""
@@ -313,7 +325,11 @@ class Sequential:
         """The inference network as a ``simulator.graph.Graph`` (float64 weights).
 
         Dropout is dropped; with ``fold_batchnorm`` each BatchNorm right after a Dense/Conv2D is
-        folded into it (others export as ``batchnorm`` nodes).  Node names are layer names.
+        folded into it (others export as ``batchnorm`` nodes), except after a layer whose
+        weights ``model.qconfig`` makes ``Binary``/``Ternary`` (BinaryConnect, BNN, XNOR-Net,
+        ternary training): folding would destroy the ±1 / {-1, 0, +1} weights, so that
+        BatchNorm always exports as a ``batchnorm`` node (see ``folded``).  Node names are
+        layer names.
         """
         from simulator.graph import Graph
 

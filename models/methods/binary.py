@@ -21,7 +21,8 @@ as the papers do (beyond it the sign never changes and the weight would only gro
 
 Deployment: after training the model holds the binary weights (``±1`` or ``±alpha``), and
 ``model.qconfig`` is the ``simulator.QConfig`` of that network.  Batch norm must stay a separate
-node for the weights to stay binary: export with ``model.to_graph(fold_batchnorm=False)``.
+node for the weights to stay binary: ``model.to_graph()`` keeps it one after every layer whose
+qconfig weights are binary or ternary.
 """
 
 from __future__ import annotations

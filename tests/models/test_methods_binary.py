@@ -279,10 +279,13 @@ def test_bnn_matches_the_simulator(bnn, digits):
 
 
 def test_binaryconnect_matches_the_simulator(bc_det, digits):
-    """BinaryConnect's qconfig (binary weights, real activations) runs in the simulator."""
+    """BinaryConnect's qconfig (binary weights, real activations) runs in the simulator, and
+    the default export keeps its batch norms (folding them would destroy the ±1 weights)."""
     import simulator
 
     m, _ = bc_det
-    r = simulator.simulate(m.to_graph(fold_batchnorm=False), m.qconfig, digits.x_test,
-                           collect=False)
+    g = m.to_graph()
+    assert [n.op for n in g.nodes] == [n.op for n in m.to_graph(fold_batchnorm=False).nodes]
+    assert "batchnorm" in [n.op for n in g.nodes]
+    r = simulator.simulate(g, m.qconfig, digits.x_test, collect=False)
     assert_array_equal(r.predictions, m.predict(digits.x_test))

@@ -250,3 +250,24 @@ def test_user_names_are_kept_and_duplicates_renamed():
     a.name, b.name, c.name = "dense2", "x", "x"
     m = Sequential([a, b, d, c], input_shape=(4,))
     assert [lay.name for lay in m.layers] == ["dense2", "dense1", "relu1", "dense3"]
+
+
+@pytest.mark.parametrize("sign_format", ["binary", "ternary"])
+def test_to_graph_keeps_batchnorm_after_binary_or_ternary_weights(rng, sign_format):
+    """Folding would rescale ±1 weights per channel: BatchNorm after a layer whose qconfig
+    weights are Binary/Ternary stays a node, the one after a fixed-point layer is folded."""
+    from precision import Binary, FixedPoint, Ternary
+    from simulator import LayerConfig, QConfig
+
+    m = Sequential([Flatten(), Dense(16, 6, seed=1), BatchNorm(6), ReLU(),
+                    Dense(6, 3, seed=2), BatchNorm(3)], input_shape=(1, 4, 4))
+    _randomize_bn(m, rng)
+    sign = Binary() if sign_format == "binary" else Ternary()
+    m.qconfig = QConfig(default=LayerConfig(weights=FixedPoint(il=4, fl=12)),
+                        layers={"dense1": LayerConfig(weights=sign)})
+    g = m.to_graph()
+    assert [n.op for n in g.nodes] == ["flatten", "dense", "batchnorm", "relu", "dense"]
+    assert_array_equal(g.nodes[1].params["weight"], m.layers[1].params()["weight"])
+    assert [type(lay).__name__ for lay in m.folded().layers].count("BatchNorm") == 1
+    m.qconfig = None  # a float model folds both
+    assert [n.op for n in m.to_graph().nodes].count("batchnorm") == 0
