@@ -123,69 +123,157 @@ exact_pass_parallel = njit_parallel(_exact_pass)
 
 
 @njit_serial(inline="always")
-def _narrow_code(r, outside, sat, zero, lo, lo_sat, hi, two_wl):
-    """The code of the rounded float ``r`` for ``wl <= 31``, in float arithmetic (exact for
-    |r| < 2**53): clamp, zero or wrap into [lo, lo + 2**wl)."""
-    wrapped = r - two_wl * np.floor((r - lo) / two_wl)
-    return min(max(r, lo_sat), hi) if sat else ((0.0 if outside else r) if zero else wrapped)
+def _in_fast_range(x, y):
+    """y = x * 2**fl is exact and small enough for float rounding (not NaN, inf, subnormal or
+    beyond 2**52)."""
+    ay = abs(y)
+    return (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
 
 
-def _fast_pass_narrow(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl, slow_overflow):
-    """Pass 1 for ``wl <= 31`` and deterministic rounding, all in float64 (AVX2 has no
-    packed int64 min/max, arithmetic shift or float-to-int64 conversion)."""
-    sat = omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC
-    zero = omode == OVF_SATURATE_ZERO
-    near = not (rmode == RND_FLOOR or rmode == RND_TOWARD_ZERO)
-    tie_up = rmode == RND_NEAREST
-    tie_even = rmode == RND_NEAREST_EVEN
-    tie_away = rmode == RND_NEAREST_AWAY
-    tie_zero = rmode == RND_NEAREST_ZERO
-    trunc = rmode == RND_TOWARD_ZERO
+@njit_serial(inline="always")
+def _round_float(y, ok, rmode):
+    """``y`` rounded to an integral float64 per the deterministic ``rmode`` (0.0 if not ok)."""
+    f = np.floor(y) if ok else 0.0
+    frac = (y - f) if ok else 0.0
+    if rmode == RND_FLOOR:
+        return f
+    if rmode == RND_TOWARD_ZERO:
+        return f + (1.0 if (frac != 0.0) & (f < 0.0) else 0.0)
+    half = f * 0.5
+    tiebit = ((rmode == RND_NEAREST) | ((rmode == RND_NEAREST_EVEN) & (half != np.floor(half)))
+              | ((rmode == RND_NEAREST_AWAY) & (f >= 0.0))
+              | ((rmode == RND_NEAREST_ZERO) & (f < 0.0)))
+    return f + (1.0 if (frac > 0.5) | ((frac == 0.5) & tiebit) else 0.0)
+
+
+@njit_serial(inline="always")
+def _round_float_stochastic(y, ok, start, i):
+    """``y`` rounded stochastically (up iff (bits >> 11) * 2**-53 < frac; 0.0 if not ok)."""
+    f = np.floor(y) if ok else 0.0
+    frac = (y - f) if ok else 0.0
+    u = bits_at(start, i) >> _U11
+    return f + (1.0 if np.float64(u) * _TWO_M53 < frac else 0.0)
+
+
+def _fast_pass_narrow(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl, slow_overflow, i0, i1):
+    """Pass 1 for ``wl <= 31`` and deterministic rounding over ``xs[i0:i1]``, all in float64
+    (AVX2 has no packed int64 min/max, arithmetic shift or float-to-int64 conversion): round
+    and overflow in float, then one conversion to int32, narrowed on the store.
+
+    One loop per overflow class, so each is call-free and branch-free and LLVM vectorizes it
+    (a select over all three codes costs a division per element); the parallel driver hands
+    it blocks of ``BLOCK`` elements.
+    """
     rare = 0
-    for i in prange(xs.size):
-        x = np.float64(xs[i])
-        y = x * scale
-        ay = abs(y)
-        ok = (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
-        f = np.floor(y) if ok else 0.0
-        frac = (y - f) if ok else 0.0
-        half = f * 0.5
-        odd = half != np.floor(half)
-        tiebit = tie_up | (tie_even & odd) | (tie_away & (f >= 0.0)) | (tie_zero & (f < 0.0))
-        up = (near & ((frac > 0.5) | ((frac == 0.5) & tiebit))) | (
-            trunc & (frac != 0.0) & (f < 0.0))
-        r = f + (1.0 if up else 0.0)
-        outside = (r > hi) | (r < lo)
-        out[i] = np.int32(_narrow_code(r, outside, sat, zero, lo, lo_sat, hi, two_wl))
-        rare += np.int64((not ok) | (outside & slow_overflow))
+    if omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC:
+        for i in range(i0, i1):
+            x = np.float64(xs[i])
+            y = x * scale
+            ok = _in_fast_range(x, y)
+            r = _round_float(y, ok, rmode)
+            out[i] = np.int32(min(max(r, lo_sat), hi))
+            rare += np.int64(not ok)
+    elif omode == OVF_SATURATE_ZERO:
+        for i in range(i0, i1):
+            x = np.float64(xs[i])
+            y = x * scale
+            ok = _in_fast_range(x, y)
+            r = _round_float(y, ok, rmode)
+            out[i] = np.int32(0.0 if (r > hi) | (r < lo) else r)
+            rare += np.int64(not ok)
+    else:
+        for i in range(i0, i1):
+            x = np.float64(xs[i])
+            y = x * scale
+            ok = _in_fast_range(x, y)
+            r = _round_float(y, ok, rmode)
+            outside = (r > hi) | (r < lo)
+            # exact for |r| < 2**53: wrap into [lo, lo + 2**wl)
+            out[i] = np.int32(r - two_wl * np.floor((r - lo) / two_wl))
+            rare += np.int64((not ok) | (outside & slow_overflow))
     return rare
 
 
 def _fast_pass_narrow_stochastic(xs, out, scale, omode, lo, lo_sat, hi, two_wl, slow_overflow,
-                                 start):
-    """``_fast_pass_narrow`` for stochastic rounding."""
-    sat = omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC
-    zero = omode == OVF_SATURATE_ZERO
+                                 start, i0, i1):
+    """``_fast_pass_narrow`` for stochastic rounding over ``xs[i0:i1]``."""
     rare = 0
-    for i in prange(xs.size):
-        x = np.float64(xs[i])
-        y = x * scale
-        ay = abs(y)
-        ok = (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
-        f = np.floor(y) if ok else 0.0
-        frac = (y - f) if ok else 0.0
-        u = bits_at(start, i) >> _U11
-        r = f + (1.0 if np.float64(u) * _TWO_M53 < frac else 0.0)
-        outside = (r > hi) | (r < lo)
-        out[i] = np.int32(_narrow_code(r, outside, sat, zero, lo, lo_sat, hi, two_wl))
-        rare += np.int64((not ok) | (outside & slow_overflow))
+    if omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC:
+        for i in range(i0, i1):
+            x = np.float64(xs[i])
+            y = x * scale
+            ok = _in_fast_range(x, y)
+            r = _round_float_stochastic(y, ok, start, i)
+            out[i] = np.int32(min(max(r, lo_sat), hi))
+            rare += np.int64(not ok)
+    elif omode == OVF_SATURATE_ZERO:
+        for i in range(i0, i1):
+            x = np.float64(xs[i])
+            y = x * scale
+            ok = _in_fast_range(x, y)
+            r = _round_float_stochastic(y, ok, start, i)
+            out[i] = np.int32(0.0 if (r > hi) | (r < lo) else r)
+            rare += np.int64(not ok)
+    else:
+        for i in range(i0, i1):
+            x = np.float64(xs[i])
+            y = x * scale
+            ok = _in_fast_range(x, y)
+            r = _round_float_stochastic(y, ok, start, i)
+            outside = (r > hi) | (r < lo)
+            out[i] = np.int32(r - two_wl * np.floor((r - lo) / two_wl))
+            rare += np.int64((not ok) | (outside & slow_overflow))
     return rare
 
 
-fast_pass_narrow_serial = njit_serial(_fast_pass_narrow)
-fast_pass_narrow_parallel = njit_parallel(_fast_pass_narrow)
-fast_pass_narrow_stochastic_serial = njit_serial(_fast_pass_narrow_stochastic)
-fast_pass_narrow_stochastic_parallel = njit_parallel(_fast_pass_narrow_stochastic)
+#: Elements per parallel task: 128 KiB of float64 input, so each thread streams through
+#: contiguous memory and the per-task overhead stays negligible.
+BLOCK = 1 << 14
+
+_narrow_block = njit_serial(_fast_pass_narrow)
+_narrow_stochastic_block = njit_serial(_fast_pass_narrow_stochastic)
+
+
+@njit_serial
+def fast_pass_narrow_serial(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl,
+                            slow_overflow):
+    """``_fast_pass_narrow`` over the whole array; returns the rare count."""
+    return _narrow_block(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl, slow_overflow,
+                         0, xs.size)
+
+
+@njit_parallel
+def fast_pass_narrow_parallel(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl,
+                              slow_overflow):
+    """``_fast_pass_narrow`` over blocks of ``BLOCK`` elements in parallel."""
+    n_blocks = (xs.size + BLOCK - 1) // BLOCK
+    rare = 0
+    for b in prange(n_blocks):
+        i0 = b * BLOCK
+        rare += _narrow_block(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl,
+                              slow_overflow, i0, min(i0 + BLOCK, xs.size))
+    return rare
+
+
+@njit_serial
+def fast_pass_narrow_stochastic_serial(xs, out, scale, omode, lo, lo_sat, hi, two_wl,
+                                       slow_overflow, start):
+    """``_fast_pass_narrow_stochastic`` over the whole array; returns the rare count."""
+    return _narrow_stochastic_block(xs, out, scale, omode, lo, lo_sat, hi, two_wl,
+                                    slow_overflow, start, 0, xs.size)
+
+
+@njit_parallel
+def fast_pass_narrow_stochastic_parallel(xs, out, scale, omode, lo, lo_sat, hi, two_wl,
+                                         slow_overflow, start):
+    """``_fast_pass_narrow_stochastic`` over blocks of ``BLOCK`` elements in parallel."""
+    n_blocks = (xs.size + BLOCK - 1) // BLOCK
+    rare = 0
+    for b in prange(n_blocks):
+        i0 = b * BLOCK
+        rare += _narrow_stochastic_block(xs, out, scale, omode, lo, lo_sat, hi, two_wl,
+                                         slow_overflow, start, i0, min(i0 + BLOCK, xs.size))
+    return rare
 
 
 def _requantize_fast(vs, out, shift, wl, signed, rmode, omode, lo, lo_sat, hi, slow_overflow,
