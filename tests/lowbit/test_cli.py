@@ -106,13 +106,33 @@ def test_explore_refuses_a_missing_or_foreign_store_before_starting_bokeh(tmp_pa
     assert started == []
 
 
-def test_explore_starts_bokeh_on_a_valid_store(tmp_path, monkeypatch):
-    import lowbit as lb
+def _fake_store(path, spec, model_npz: bytes):
+    """A store of the fake point function (no training, no simulation) holding ``model_npz``."""
+    from lowbit.spec import load_spec
+    from lowbit.sweep import run
+    from tests.lowbit import fake_point
+
+    spec = load_spec(spec)
+    run(spec, fake_point.workload(), path, evaluate=fake_point.evaluate,
+        fingerprint=spec.fingerprint(), model_npz=model_npz,
+        provenance=fake_point.provenance(), workers=0, progress=False)
+
+
+def test_explore_refuses_a_store_whose_model_does_not_load(tmp_path, fake_spec, capsys,
+                                                           monkeypatch):
+    started = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, *a, **k: started.append(cmd) or 0)
+    _fake_store(tmp_path / "bad.zarr", fake_spec, b"not an npz file")
+    assert main(["explore", str(tmp_path / "bad.zarr")]) == 2
+    assert "lowbit explore: error: cannot explore" in capsys.readouterr().err
+    assert started == []
+
+
+def test_explore_starts_bokeh_on_a_valid_store(tmp_path, fake_spec, monkeypatch):
+    from models import zoo
 
     store = tmp_path / "ok.zarr"
-    lb.sweep({"model": "digits-mlp", "dataset": "digits", "samples": 10, "calibration": 16,
-              "train": {"epochs": 1, "seed": 0}, "axes": {"wl": [8]}}, store=store, workers=0,
-             progress=False)
+    _fake_store(store, fake_spec, zoo.get("digits-mlp", input_shape=(1, 8, 8)).to_bytes())
     started = []
     monkeypatch.setattr(subprocess, "call", lambda cmd, *a, **k: started.append(cmd) or 0)
     assert main(["explore", str(store), "--port", "5123"]) == 0

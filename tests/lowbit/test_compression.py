@@ -89,3 +89,13 @@ def test_masked_retraining_keeps_the_pruned_weights_zero():
         assert int((w == 0).sum()) == round(0.8 * w.size)
         np.testing.assert_array_equal(w == 0, before.params["weight"] == 0)
         assert not np.array_equal(w, before.params["weight"])  # it did retrain
+
+
+@pytest.mark.slow
+def test_local_cluster_gives_the_same_compressed_sweep():
+    """The compressed graphs travel in the scattered workload: 2 workers == in-process."""
+    import xarray as xr
+
+    spec = {**_spec(sparsity=[0.0, 0.9], clusters=[4, 8]), "compress": {"retrain_epochs": 1}}
+    local = lb.sweep(spec, workers=0, progress=False)
+    xr.testing.assert_identical(local, lb.sweep(spec, workers=2, progress=False))
