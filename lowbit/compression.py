@@ -63,9 +63,8 @@ def compressed_graphs(spec: Spec, blob: bytes, data, *, progress=False) -> dict:
 
 def compressed_graph(spec: Spec, blob: bytes, data, setting: dict, *, progress=False):
     """The simulator graph of the trained model ``blob`` compressed as ``setting`` says."""
-    from models import compress
-
     from lowbit.inputs import load_model
+    from models import compress
 
     options = spec.compress_kwargs
     model = load_model(blob)

@@ -111,9 +111,8 @@ def build_qconfig(work: Workload, point: dict):
 
 def _family_qconfig(work: Workload, point: dict, family: str, wl, acc):
     import precision
-    from simulator import QConfig, calibrate
-
     from lowbit.compression import setting_of
+    from simulator import QConfig, calibrate
 
     rounding = point.get("rounding", "nearest")
     overflow = point.get("overflow", "saturate")

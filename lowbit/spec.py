@@ -10,6 +10,9 @@ A spec is a TOML file or the same structure as a dict::
     [train]                   # passed to models.train for zoo models
     epochs = 3
     seed = 0
+    [compress]                # settings of the compression axes (lowbit/compression.py)
+    retrain_epochs = 0        # masked retraining after pruning (needs a sparsity axis)
+    seed = 0                  # k-means initialisation, hashing and retraining seed
     [axes]                    # every key is a dimension of the result, in this order
     family = ["fixed"]
     wl = [4, 8]

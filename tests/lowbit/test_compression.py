@@ -74,9 +74,8 @@ def test_a_setting_the_library_refuses_is_an_error_of_its_points():
 
 
 def test_masked_retraining_keeps_the_pruned_weights_zero():
-    from models import datasets
-
     from lowbit.inputs import model_bytes
+    from models import datasets
 
     spec = lb.load_spec({**_spec(sparsity=[0.8]), "compress": {"retrain_epochs": 1}})
     data = datasets.load("digits")

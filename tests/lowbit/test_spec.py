@@ -97,8 +97,8 @@ def test_missing_required_key(base):
     ({"sparsity": ["half"]}, r"sparsity='half' is out of range; expected 0 <= sparsity < 1"),
     ({"clusters": [1]}, r"clusters=1 is out of range; expected 2 <= clusters <= 65536"),
     ({"clusters": [2.5]}, r"clusters=2.5 must be an integer"),
-    ({"hash_compression": [0]}, r"hash_compression=0 is out of range; expected 0 < "
-                                r"hash_compression <= 1"),
+    ({"hash_compression": [0]},
+     r"hash_compression=0 is out of range; expected 0 < hash_compression <= 1"),
     ({"hash_compression": [1.5]}, r"hash_compression=1.5 is out of range"),
     ({"hash_compression": [True]}, r"hash_compression=True is out of range"),
     ({"hash_compression": [0.5], "sparsity": [0.5]},
