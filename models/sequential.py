@@ -113,12 +113,14 @@ class Sequential:
     def forward(self, x, training: bool = False, hooks=None) -> np.ndarray:
         """The logits of a batch ``x`` of shape ``(N, *input_shape)``.
 
-        ``hooks`` (default ``self.hooks``) is a training method whose ``forward_params`` and
-        ``activation`` hooks are applied (see ``models.methods.base``).  ``training=True``
+        ``hooks`` (default ``self.hooks``) is a training method whose ``input``,
+        ``forward_params`` and ``activation`` hooks are applied (see ``models.methods.base``).  ``training=True``
         keeps what ``backward`` needs, uses batch statistics and dropout.
         """
         x = self._check_x(x)
         hooks = self.hooks if hooks is None else hooks
+        if hooks is not None:
+            x = hooks.input(x, training)
         for i, layer in enumerate(self.layers):
             params = (hooks.forward_params(layer, training)
                       if hooks is not None and layer.params() else None)

@@ -8,7 +8,9 @@ never the loop itself.  ``models.train.train`` drives one instance per run, in t
     for epoch ...:
         for step, batch ...:                     # step counts from 0 across epochs
             method.begin_step(step)
-            # forward, layer i = 0 .. L-1 (model.forward(x, training=True, hooks=method)):
+            # forward (model.forward(x, training=True, hooks=method)):
+            #     x = method.input(x, training=True)                # the network input
+            # then layer i = 0 .. L-1:
             #     p = method.forward_params(layer, training=True)   # only layers with params
             #     x = layer.forward(x, training=True, params=p)
             #     x = method.activation(i, x, training=True)
@@ -43,6 +45,12 @@ Contracts of the hooks (the base class implements each as the identity, i.e. flo
     ``backward`` stores are with respect to the returned arrays (the straight-through
     estimator: they are applied to the latent arrays unchanged unless ``param_grad`` says
     otherwise).
+``input(x, training) -> x``
+    Called on the network input at every forward pass (training, validation, and
+    ``model.predict`` while ``model.hooks`` is this method), before the first layer.  Quantize
+    the input here when the exported ``qconfig`` quantizes it (``QConfig.input``), so that the
+    training forward equals ``simulator.simulate`` also when the first layer has parameters
+    (CNNs).  No gradient flows through it (nothing below the first layer needs one).
 ``activation(layer_index, x, training) -> x``
     Called on the output of every layer (index into ``model.layers``).  Quantize activations
     here.  Its backward is the identity (straight through); use ``error`` to change it.
@@ -125,6 +133,10 @@ class TrainingMethod:
     def forward_params(self, layer, training: bool) -> dict | None:
         """The arrays the forward pass of ``layer`` uses (None: the latent params)."""
         return None
+
+    def input(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """The network input as the first layer sees it."""
+        return x
 
     def activation(self, layer_index: int, x: np.ndarray, training: bool) -> np.ndarray:
         """Layer ``layer_index``'s output as the next layer sees it."""

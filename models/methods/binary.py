@@ -127,11 +127,13 @@ class _BinaryWeights(TrainingMethod):
         self._keys: StepKeys | None = None
         self._index: dict[int, int] = {}
         self._input_point: int | None = None
+        self._raw_input = False
 
     def setup(self, model, rng):
         self._keys = StepKeys(rng)
         self._index = {id(layer): i for i, layer in enumerate(model.layers)}
         self._input_point = leading_input_index(model) if self.input_fmt is not None else None
+        self._raw_input = self.input_fmt is not None and self._input_point is None
 
     def begin_step(self, step):
         self._keys.step = step
@@ -146,6 +148,10 @@ class _BinaryWeights(TrainingMethod):
         p = dict(layer.params())
         p["weight"] = self.binarize(p["weight"], self._index.get(id(layer), 0), training)
         return p
+
+    def input(self, x, training):
+        # a first layer with parameters (CNN): no layer output to quantize the input at
+        return fake_quantize(self.input_fmt, x) if self._raw_input else x
 
     def activation(self, layer_index, x, training):
         if layer_index == self._input_point:

@@ -35,7 +35,7 @@ import numpy as np
 from models.methods import register
 from models.methods.base import TrainingMethod
 from models.methods.fixed import check_exact_accumulation, fan_in
-from models.methods.qat import (ROLE_ACTIVATION, ROLE_BIAS, ROLE_ERROR, ROLE_UPDATE,
+from models.methods.qat import (INPUT_INDEX, ROLE_ACTIVATION, ROLE_BIAS, ROLE_ERROR, ROLE_UPDATE,
                                 ROLE_WEIGHT, WEIGHTED_LAYERS, StepKeys, leading_input_index,
                                 output_quantized_layers, values)
 
@@ -65,6 +65,9 @@ class OverflowScale:
         k = int(math.floor(self.max_rate * a.size))
         v = float(np.partition(a, a.size - 1 - k)[a.size - 1 - k]) if k < a.size else 0.0
         if v == 0.0:
+            if a.any():
+                # At most k values are nonzero: every fl meets the rate, the largest is the cap.
+                return FL_CAP
             # Nothing to measure (biases start at zero): the range [-1, 1), which the rule
             # then adjusts by one bit per update.
             return self.wl - 1
@@ -137,6 +140,7 @@ class DynamicFixedPointTraining(TrainingMethod):
         self._index: dict[int, int] = {}
         self._act_points: set[int] = set()
         self._error_points: set[int] = set()
+        self._raw_input = False
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self, model, rng):
@@ -152,6 +156,7 @@ class DynamicFixedPointTraining(TrainingMethod):
         first = leading_input_index(model)
         if first is not None:
             self._act_points.add(first)
+        self._raw_input = first is None
         self._error_points = {i for i, layer in enumerate(model.layers)
                               if isinstance(layer, WEIGHTED_LAYERS)}
         self.groups = {}
@@ -205,6 +210,12 @@ class DynamicFixedPointTraining(TrainingMethod):
             kind, role = ("weights", ROLE_WEIGHT) if name == "weight" else ("bias", ROLE_BIAS)
             out[name] = self._quantize(p, kind, i, self.wl_prop, role, training)
         return out
+
+    def input(self, x, training):
+        if not self._raw_input:
+            return x
+        return self._quantize(np.asarray(x, dtype=np.float64), "activations", INPUT_INDEX,
+                              self.wl_prop, ROLE_ACTIVATION, training)
 
     def activation(self, layer_index, x, training):
         if training and layer_index == 0:
@@ -260,7 +271,7 @@ class DynamicFixedPointTraining(TrainingMethod):
                                        accumulator=prev.accumulator)
         first = leading_input_index(model)
         return QConfig(default=LayerConfig(accumulator=acc),
-                       input=fmt("activations", first) if first is not None else None,
+                       input=fmt("activations", INPUT_INDEX if first is None else first),
                        layers=layers)
 
     def inference_hooks(self):

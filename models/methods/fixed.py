@@ -44,9 +44,9 @@ import numpy as np
 from models.layers import Conv2D, Dense
 from models.methods import register
 from models.methods.base import TrainingMethod
-from models.methods.qat import (ROLE_ACTIVATION, ROLE_ERROR, ROLE_UPDATE, WEIGHTED_LAYERS,
-                                StepKeys, as_format, leading_input_index,
-                                output_quantized_layers, values)
+from models.methods.qat import (INPUT_INDEX, ROLE_ACTIVATION, ROLE_ERROR, ROLE_UPDATE,
+                                WEIGHTED_LAYERS, StepKeys, as_format, leading_input_index,
+                                output_quantized_layers, quantizes_raw_input, values)
 
 #: Gupta et al.'s 16-bit format for MNIST.
 DEFAULT_FORMAT_SPEC = dict(il=4, fl=12, rounding="stochastic")
@@ -116,6 +116,7 @@ class FixedPointTraining(TrainingMethod):
         self._index: dict[int, int] = {}
         self._act_points: set[int] = set()
         self._error_points: set[int] = set()
+        self._raw_input = False
 
     # ------------------------------------------------------------------ lifecycle
     def setup(self, model, rng):
@@ -130,6 +131,7 @@ class FixedPointTraining(TrainingMethod):
         first = leading_input_index(model)
         if self.quantize_input and first is not None:
             self._act_points.add(first)
+        self._raw_input = self.quantize_input and quantizes_raw_input(model)
         if not self.quantize_logits:
             self._act_points.discard(len(model.layers) - 1)
         self._error_points = {i for i, layer in enumerate(model.layers)
@@ -150,6 +152,12 @@ class FixedPointTraining(TrainingMethod):
         model.astype(np.float32)
 
     # ------------------------------------------------------------------ hooks
+    def input(self, x, training):
+        if not self._raw_input:
+            return x
+        return self._quantize(np.asarray(x, dtype=np.float64), INPUT_INDEX, ROLE_ACTIVATION,
+                              training)
+
     def activation(self, layer_index, x, training):
         if layer_index not in self._act_points:
             return x

@@ -120,6 +120,19 @@ def leading_input_index(model) -> int | None:
     return last
 
 
+#: The layer index the network input's stochastic-rounding keys and scale groups use (no
+#: layer has it: layer ``i`` uses ``i``).
+INPUT_INDEX = -1
+
+
+def quantizes_raw_input(model) -> bool:
+    """True when the ``input`` hook must quantize the network input: the first layer has
+    parameters (a CNN), so no parameter-free layer before it (``leading_input_index``) can.
+    Quantizing at that layer's output instead gives the same codes (flatten/reshape move no
+    value) and keeps the stochastic-rounding keys the existing runs use."""
+    return leading_input_index(model) is None
+
+
 def output_quantized_layers(model) -> set[int]:
     """Indices of layers whose output is a requantization point of the exported graph:
     dense/conv/avgpool/batchnorm outputs, except a dense/conv directly followed by a batch norm
@@ -166,11 +179,13 @@ class QuantizationAwareTraining(TrainingMethod):
         self._keys: StepKeys | None = None
         self._index: dict[int, int] = {}
         self._act_points: set[int] = set()
+        self._raw_input = False
 
     def setup(self, model, rng):
         self._keys = StepKeys(rng)
         self._index = {id(layer): i for i, layer in enumerate(model.layers)}
         self._act_points = set()
+        self._raw_input = self.act_fmt is not None and quantizes_raw_input(model)
         if self.act_fmt is not None:
             self._act_points = output_quantized_layers(model)
             first = leading_input_index(model)
@@ -198,6 +213,12 @@ class QuantizationAwareTraining(TrainingMethod):
             out["bias"] = p["bias"] if self.bias_fmt is None else fake_quantize(
                 self._fmt(self.bias_fmt, training), p["bias"], self._seed(i, ROLE_BIAS, training))
         return out
+
+    def input(self, x, training):
+        if not self._raw_input:
+            return x
+        return fake_quantize(self._fmt(self.act_fmt, training), x,
+                             self._seed(INPUT_INDEX, ROLE_ACTIVATION, training))
 
     def activation(self, layer_index, x, training):
         if layer_index not in self._act_points:

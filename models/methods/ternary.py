@@ -57,9 +57,11 @@ class TernaryWeights(TrainingMethod):
         self.clip = bool(clip)
         self.input_fmt = as_format("input_fmt", input_fmt)
         self._input_point: int | None = None
+        self._raw_input = False
 
     def setup(self, model, rng):
         self._input_point = leading_input_index(model) if self.input_fmt is not None else None
+        self._raw_input = self.input_fmt is not None and self._input_point is None
 
     def forward_params(self, layer, training):
         if not isinstance(layer, WEIGHTED_LAYERS):
@@ -67,6 +69,10 @@ class TernaryWeights(TrainingMethod):
         p = dict(layer.params())
         p["weight"] = ternarize(p["weight"], self.threshold, self.scale)
         return p
+
+    def input(self, x, training):
+        # a first layer with parameters (CNN): no layer output to quantize the input at
+        return fake_quantize(self.input_fmt, x) if self._raw_input else x
 
     def activation(self, layer_index, x, training):
         if layer_index == self._input_point:

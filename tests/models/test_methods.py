@@ -277,3 +277,41 @@ def test_exact_float64_sum_of_fixed_point_products(rng):
     got = (np.ldexp(a.astype(np.float64), -12) @ np.ldexp(b.astype(np.float64), -12))
     assert_array_equal(np.ldexp(got, 24).astype(np.int64), np.array(exact, dtype=np.int64))
     assert math.log2(1000) + 30 < 53
+
+
+# -- the input hook: CNNs whose first layer has parameters --------------------------------------
+@pytest.fixture(scope="module")
+def fixed_cnn(digits):
+    m = zoo.get("digits-cnn", seed=0)
+    train(m, digits, method="fixed", fmt=FixedPoint(il=4, fl=6, rounding="stochastic"),
+          epochs=1, seed=0, progress=False)
+    return m
+
+
+def test_fixed_cnn_input_hook_matches_the_simulator(fixed_cnn, digits):
+    """digits-cnn starts with a conv layer: the ``input`` hook rounds the network input as the
+    qconfig does, so the logits equal simulate() bit for bit for inputs off the 2**-6 grid."""
+    import simulator
+
+    m = fixed_cnn
+    x = digits.x_test[:300] * np.float32(0.7) + np.float32(0.003)
+    assert not np.array_equal(x * 64, np.round(x * 64))  # off the grid: the hook has work
+    assert m.qconfig.input == m.hooks.infer_fmt
+    r = simulator.simulate(m.to_graph(), m.qconfig, x, collect=False)
+    assert_array_equal(r.outputs, m.logits(x).astype(np.float64))
+    # without the input rounding the model would compute something else
+    raw = m.hooks.infer_fmt.quantize(x.astype(np.float64)).to_float()
+    assert not np.array_equal(raw, x)
+    assert_array_equal(m.hooks.input(x, False), raw)
+
+
+def test_input_hook_is_the_identity_by_default_and_for_mlps(digits):
+    """The base hook passes the input through; an MLP (flatten first) keeps quantizing at the
+    flatten output, so its raw input is left alone."""
+    from models.methods.base import FloatTraining
+
+    x = digits.x_test[:4]
+    assert FloatTraining().input(x, True) is x
+    meth = FixedPointTraining(fmt=FixedPoint(il=4, fl=2))
+    meth.setup(mlp(digits), np.random.default_rng(0))
+    assert meth.input(x, True) is x
