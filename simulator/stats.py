@@ -81,7 +81,7 @@ class StatsCollector:
         self.signal[i] += signal
         fmt = getattr(simulated, "format", None)
         rng = fixed_code_range(fmt)
-        if rng is not None and isinstance(fmt, FixedPoint):
+        if rng is not None and isinstance(fmt, FixedPoint) and rng[1] < 2**63:  # int64 codes
             codes = np.ascontiguousarray(simulated.codes).reshape(-1)
             lo, hi = rng
             width = max(1, ((hi - lo + 1) + N_BINS - 1) // N_BINS)
