@@ -50,13 +50,14 @@ def _fast_pass(xs, out, scale, wl, signed, rmode, omode, lo, lo_sat, hi, slow_ov
         ay = abs(y)
         ok = (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
         f = np.floor(y) if ok else 0.0
-        frac = (y - f) if ok else 0.0
+        yy = y if ok else 0.0
         n = np.int64(f)
-        gt = frac > 0.5
-        tie = frac == 0.5
+        # y against the midpoint f + 0.5 (exact); y - f is inexact for small negative y
+        gt = yy > f + 0.5
+        tie = yy == f + 0.5
         up = ((nearest & (gt | tie)) | (even & (gt | (tie & ((n & 1) == 1))))
               | (away & (gt | (tie & (n >= 0)))) | (tzero & (gt | (tie & (n < 0))))
-              | (down & gt) | (trunc & (frac != 0.0) & (n < 0)))
+              | (down & gt) | (trunc & (yy != f) & (n < 0)))
         r = n + np.int64(up)
         outside = (r > hi) | (r < lo)
         if signed:
@@ -130,20 +131,34 @@ def _in_fast_range(x, y):
     return (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
 
 
+@njit_serial
+def round_flags(rmode):
+    """``(near, trunc, tie_pos, tie_neg, even)`` for ``_round_float`` (see there)."""
+    near = not (rmode == RND_FLOOR or rmode == RND_TOWARD_ZERO)
+    trunc = rmode == RND_TOWARD_ZERO
+    tie_pos = rmode == RND_NEAREST or rmode == RND_NEAREST_AWAY
+    tie_neg = rmode == RND_NEAREST or rmode == RND_NEAREST_ZERO
+    return near, trunc, tie_pos, tie_neg, rmode == RND_NEAREST_EVEN
+
+
 @njit_serial(inline="always")
-def _round_float(y, ok, rmode):
-    """``y`` rounded to an integral float64 per the deterministic ``rmode`` (0.0 if not ok)."""
-    f = np.floor(y) if ok else 0.0
-    frac = (y - f) if ok else 0.0
-    if rmode == RND_FLOOR:
-        return f
-    if rmode == RND_TOWARD_ZERO:
-        return f + (1.0 if (frac != 0.0) & (f < 0.0) else 0.0)
+def _round_float(y, near, trunc, tie_pos, tie_neg, even):
+    """``y`` rounded to an integral float64, branch-free.  With ``f = floor(y)`` and the
+    midpoint ``h = f + 0.5`` (exact for ``|y| < 2**52``), the nearest modes go up iff
+    ``y > h``, or ``y == h`` and the tie goes up (``tie_pos`` / ``tie_neg`` by the sign of
+    ``f``; ``nearest_even``: iff ``f`` is odd); ``toward_zero`` goes up iff ``f < 0`` and
+    ``y != f``; ``floor`` never.  (``y - f`` is not exact for small negative ``y``: compare
+    ``y`` itself.)"""
+    f = np.floor(y)
+    h = f + 0.5
     half = f * 0.5
-    tiebit = ((rmode == RND_NEAREST) | ((rmode == RND_NEAREST_EVEN) & (half != np.floor(half)))
-              | ((rmode == RND_NEAREST_AWAY) & (f >= 0.0))
-              | ((rmode == RND_NEAREST_ZERO) & (f < 0.0)))
-    return f + (1.0 if (frac > 0.5) | ((frac == 0.5) & tiebit) else 0.0)
+    tie = (tie_neg if f < 0.0 else tie_pos) | (even & (half != np.floor(half)))
+    up = (near & ((y > h) | ((y == h) & tie))) | (trunc & (y != f) & (f < 0.0))
+    return f + (1.0 if up else 0.0)
+
+
+_U26 = np.uint64(26)
+_LOW26 = np.uint64((1 << 26) - 1)
 
 
 @njit_serial(inline="always")
@@ -152,7 +167,11 @@ def _round_float_stochastic(y, ok, start, i):
     f = np.floor(y) if ok else 0.0
     frac = (y - f) if ok else 0.0
     u = bits_at(start, i) >> _U11
-    return f + (1.0 if np.float64(u) * _TWO_M53 < frac else 0.0)
+    # float64(u) from two int32 halves: AVX2 converts int32 (not 64-bit ints) to double in
+    # vector registers; 2**26 * hi + lo is exact (u < 2**53).
+    uf = (np.float64(np.int32(u >> _U26)) * 67108864.0
+          + np.float64(np.int32(u & _LOW26)))
+    return f + (1.0 if uf * _TWO_M53 < frac else 0.0)
 
 
 def _fast_pass_narrow(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl, slow_overflow, i0, i1):
@@ -164,29 +183,32 @@ def _fast_pass_narrow(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl, slow
     (a select over all three codes costs a division per element); the parallel driver hands
     it blocks of ``BLOCK`` elements.
     """
+    near, trunc, tie_pos, tie_neg, even = round_flags(rmode)
     rare = 0
+    # Elements that are not ok get code 0 here (the float result may be NaN or huge, which
+    # has no int32 value); the exact pass recomputes them.
     if omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC:
         for i in range(i0, i1):
             x = np.float64(xs[i])
             y = x * scale
             ok = _in_fast_range(x, y)
-            r = _round_float(y, ok, rmode)
-            out[i] = np.int32(min(max(r, lo_sat), hi))
+            r = _round_float(y, near, trunc, tie_pos, tie_neg, even)
+            out[i] = np.int32(min(max(r, lo_sat), hi) if ok else 0.0)
             rare += np.int64(not ok)
     elif omode == OVF_SATURATE_ZERO:
         for i in range(i0, i1):
             x = np.float64(xs[i])
             y = x * scale
             ok = _in_fast_range(x, y)
-            r = _round_float(y, ok, rmode)
-            out[i] = np.int32(0.0 if (r > hi) | (r < lo) else r)
+            r = _round_float(y, near, trunc, tie_pos, tie_neg, even)
+            out[i] = np.int32(0.0 if (r > hi) | (r < lo) | (not ok) else r)
             rare += np.int64(not ok)
     else:
         for i in range(i0, i1):
             x = np.float64(xs[i])
             y = x * scale
             ok = _in_fast_range(x, y)
-            r = _round_float(y, ok, rmode)
+            r = _round_float(y if ok else 0.0, near, trunc, tie_pos, tie_neg, even)
             outside = (r > hi) | (r < lo)
             # exact for |r| < 2**53: wrap into [lo, lo + 2**wl)
             out[i] = np.int32(r - two_wl * np.floor((r - lo) / two_wl))
