@@ -8,7 +8,8 @@ The model (every figure for the whole batch; docs/targets.md states it with its 
 * **Operands.** Weights in the layer's resolved ``weights`` format, activations in the format of
   the layer's input tensor (``QConfig.tensor_formats``); unquantized tensors are priced as fp32.
   The layer runs on the target's cheapest lane holding both (``Target.lane``); a target without
-  one raises ``ValueError``.
+  one raises ``ValueError``.  Binary/ternary weights with float activations (BinaryConnect) are
+  sign-select MACs: no multiply, one float add (``Target.mac_energy_pj``), on the float lane.
 * **Compute energy** = ``MACs * mac_energy_pj(w, a, acc)`` + one accumulator-width add per
   output element for the bias.  ``acc`` is the layer's accumulator (the target's when unset).
 * **Stored bytes.** Weights at their stored width (binary 1 bit, ternary 2 bits, fixed point
