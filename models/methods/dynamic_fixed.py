@@ -17,8 +17,15 @@ overflows, then every ``update_every`` steps follows the paper's rule:
   (``|x| > max / 2``), ``fl += 1`` (the scale halves).
 
 A value overflows when its magnitude exceeds the largest code, ``(2**(wl-1) - 1) * 2**-fl``;
-overflowing values saturate.  The tracker is this module's own (``OverflowScale``):
-``precision.ScaleTracker`` was not available when it was written.
+overflowing values saturate.  The tracker is this module's own (``OverflowScale``), not
+``precision.ScaleTracker``, whose semantics differ in three ways the golden vectors
+(tests/golden/methods.npz) depend on: (1) here the most negative code ``-2**(wl-1)`` counts as
+an overflow (symmetric range, as in the paper's ``|x| > max``), ScaleTracker accepts it;
+(2) here counts pool over every tensor of a group until ``update_every`` *training examples*
+have passed, and the rule runs at the end of the step (``end_step``), whereas ScaleTracker moves
+``fl`` every ``update_every`` calls of its own ``update(x)``; (3) ``fl`` is capped at
+``FL_CAP`` = 40 with a ``[-1, 1)`` start for all-zero tensors, ScaleTracker clips to its
+``FL_MIN``/``FL_MAX``.  Folding them would need ScaleTracker options for all three.
 
 Products of ``wl_prop``-bit codes are summed in float64 exactly (``K * 2**(2 wl - 2) < 2**53``
 for any realistic fan-in ``K``) and rounded once, as in ``"fixed"``.  Inference freezes every
