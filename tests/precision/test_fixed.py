@@ -232,3 +232,20 @@ def test_quantize_and_requantize_long_run(fmt, data):
                       dtype=np.int64)
     assert_array_equal(fmt.requantize(values, fl, seed=seed).codes,
                        naive_fixed_requantize(values, fl, fmt, key=seed))
+
+
+_DETERMINISTIC = [m for m in ROUNDING_MODES if m != "stochastic"]
+
+
+@pytest.mark.parametrize("rounding", _DETERMINISTIC)
+@pytest.mark.parametrize("n", [1, 1 << 16])  # serial and parallel fast passes
+@pytest.mark.parametrize("il", [8, 40])  # float (wl <= 31) and int64 fast passes
+def test_small_negative_y_near_minus_half(rounding, n, il):
+    """y - floor(y) rounds for small negative y (y = -0.5 + 2**-54 gives 0.5): ties and
+    'above half' must be decided on y itself, as the reference does."""
+    grid = np.array([-0.5 + 2.0**-54, -0.5 - 2.0**-54, -0.5, -2.0**-60, -0.75 + 2.0**-53,
+                     -1.5 + 2.0**-52, 0.5 - 2.0**-54, -6.05632759e-204])
+    x = np.resize(grid, max(n, grid.size))
+    fmt = FixedPoint(il, 0, rounding=rounding)
+    assert_array_equal(fmt.quantize(x).codes, naive_fixed_quantize(x[:grid.size], fmt)
+                       if n == 1 else np.resize(naive_fixed_quantize(grid, fmt), x.size))
