@@ -48,7 +48,7 @@ def test_code_pass_edge_grid(dtype, wl, signed):
                                                              for k in range(1, 33)}
     codes = np.array(sorted(grid), dtype=dtype)
     ref = np.linspace(-3.0, 3.0, len(codes))
-    for fl in (0, 3, -2):
+    for fl in (0, 3, -2, 900, 1000, -900):  # 1000: subnormal products, the ldexp path
         _check_code_pass(codes, fl, ref, lo, hi)
 
 
