@@ -87,7 +87,7 @@ def _fast_pass_stochastic(xs, out, scale, wl, signed, omode, lo, lo_sat, hi, slo
         f = np.floor(y) if ok else 0.0
         frac = (y - f) if ok else 0.0
         u = bits_at(start, i) >> _U11
-        r = np.int64(f) + np.int64(np.float64(u) * _TWO_M53 < frac)
+        r = np.int64(f) + np.int64(_stochastic_up(np.float64(u) * _TWO_M53, y, f, frac))
         outside = (r > hi) | (r < lo)
         if signed:
             wrapped = (r << ext) >> ext
@@ -171,7 +171,16 @@ def _round_float_stochastic(y, ok, start, i):
     # vector registers; 2**26 * hi + lo is exact (u < 2**53).
     uf = (np.float64(np.int32(u >> _U26)) * 67108864.0
           + np.float64(np.int32(u & _LOW26)))
-    return f + (1.0 if uf * _TWO_M53 < frac else 0.0)
+    return f + (1.0 if _stochastic_up(uf * _TWO_M53, y, f, frac) else 0.0)
+
+
+@njit_serial(inline="always")
+def _stochastic_up(t, y, f, frac):
+    """``t < y - floor(y)`` exactly, for ``t`` a multiple of 2**-53 in [0, 1).
+
+    ``frac = y - f`` is exact except for -1 < y < 0, where ``y + 1`` can round (y = -0.3 +
+    2**-54 has bits below 2**-53); there ``t - 1`` is exact instead, so compare that with y."""
+    return (t - 1.0 < y) if f == -1.0 else (t < frac)
 
 
 def _fast_pass_narrow(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl, slow_overflow, i0, i1):

@@ -249,3 +249,32 @@ def test_small_negative_y_near_minus_half(rounding, n, il):
     fmt = FixedPoint(il, 0, rounding=rounding)
     assert_array_equal(fmt.quantize(x).codes, naive_fixed_quantize(x[:grid.size], fmt)
                        if n == 1 else np.resize(naive_fixed_quantize(grid, fmt), x.size))
+
+
+@pytest.mark.parametrize("n", [1000, 70_000])  # serial and parallel fast passes
+def test_stochastic_exact_when_frac_of_a_negative_value_rounds(n):
+    """For -1 < y < 0, y + 1 can round; the up/down decision must still be the exact rule.
+
+    Each chosen element is y = u - 1 + 2**-54 with u its own random draw (an even multiple of
+    2**-53 in (0.5, 0.75)): the exact fraction u + 2**-54 exceeds u, so the value rounds up to 0,
+    while the rounded fraction y + 1 == u would (wrongly) keep it at -1.
+    """
+    from precision.base import seed_to_uint64
+    from precision.stochastic import bits_at, mix64
+
+    fmt = FixedPoint(il=8, fl=0, rounding="stochastic")
+    start = mix64(np.uint64(seed_to_uint64(7, fmt=fmt)))
+    x = np.zeros(n)
+    chosen = []
+    for i in range(n):
+        k = int(bits_at(start, np.uint64(i))) >> 11
+        if k % 2 == 0 and 2**52 < k < 3 * 2**51:
+            x[i] = (k * 2.0**-53 - 1.0) + 2.0**-54
+            chosen.append(i)
+        if len(chosen) == 20:
+            break
+    assert len(chosen) == 20
+    assert all(x[i] + 1.0 == (int(bits_at(start, np.uint64(i))) >> 11) * 2.0**-53 for i in chosen)
+    q = fmt.quantize(x, seed=7)
+    assert_array_equal(q.codes[chosen], 0)
+    assert_array_equal(q.codes, naive_fixed_quantize(x, fmt, key=7))
