@@ -40,7 +40,7 @@ import numpy as np
 from simulator import _executor_kernels as K
 from simulator.graph import INPUT, Graph
 from simulator.qconfig import QConfig
-from simulator.stats import StatsCollector, fixed_code_range
+from simulator.stats import StatsCollector
 
 #: Elements of the largest per-chunk intermediate (int64/float64: 8 bytes each).
 CHUNK_ELEMENTS = 1 << 21
