@@ -22,13 +22,13 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import argparse  # noqa: E402
 import gzip  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from simulator import Graph, calibrate, simulate, simulate_float, warmup  # noqa: E402
 from simulator.executor import _REF_KEY  # noqa: E402
+from _timing import best_of  # noqa: E402
 
 
 def lenet5(rng: np.random.Generator) -> Graph:
@@ -57,15 +57,6 @@ def images(n: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         x = np.resize(x, (n, 1, 28, 28))
         return (x / np.float32(255)).astype(np.float32), f"MNIST test images ({f})"
     return rng.uniform(0, 1, (n, 1, 28, 28)).astype(np.float32), "uniform random images"
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

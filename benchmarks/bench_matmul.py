@@ -14,10 +14,10 @@ Ratios are ``reference time / ops time`` (higher is better), best of several run
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from _timing import best_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -25,13 +25,7 @@ THREADS = 2
 
 
 def best_time(fn, repeat: int = 7) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return best_of(fn, repeat, warmup=True)
 
 
 def main() -> dict[str, float]:

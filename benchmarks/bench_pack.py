@@ -16,15 +16,7 @@ import numpy as np
 
 from precision import Binary, Ternary
 from precision.packing import pack, unpack
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from _timing import best_of
 
 
 def main() -> None:

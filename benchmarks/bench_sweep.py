@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -140,7 +139,6 @@ def main() -> None:
             kind = "processes" if processes else "threads"
             print(f"cold 2-worker {kind:9}:    {n / t:7.2f} points/s "
                   f"({t:.1f} s incl. start-up and compilation)")
-        del np
 
 
 if __name__ == "__main__":

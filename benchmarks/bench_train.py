@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from models.datasets import Dataset  # noqa: E402
 from models.layers import Conv2D, Dense  # noqa: E402
 from models.layers._conv_kernels import col2im  # noqa: E402
 from models.layers.conv import im2col  # noqa: E402
+from _timing import best_of  # noqa: E402
 
 
 def load_data(subset: int | None) -> Dataset:
@@ -43,15 +43,6 @@ def load_data(subset: int | None) -> Dataset:
         d = Dataset(d.x_train[:subset], d.y_train[:subset], d.x_val[:1000], d.y_val[:1000],
                     d.x_test, d.y_test, name=f"mnist[:{subset}]", n_classes=10)
     return d
-
-
-def best_of(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def gemm_floor(model, n: int, batch: int) -> float:

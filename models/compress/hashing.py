@@ -1,12 +1,6 @@
-"""HashedNets (Chen et al. 2015): a dense layer whose ``out x in`` *virtual* weights share a
-budget of ``K`` real ones through a hash.
-
-``V[o, i] = xi(o, i) * w[h(o, i)]`` with ``h(o, i) in [0, K)`` and the sign hash
-``xi(o, i) in {-1, +1}`` (their sec. 4.3: the sign makes the inner products unbiased).  Both
-hashes are a seeded SplitMix64 finaliser of the flat index ``o * in + i``: ``h`` from the high
-32 bits modulo K, ``xi`` from bit 0 — a pure function of (seed, o, i), like xxHash in the paper.
-Training is end to end: ``dL/dw_k = sum over (o, i) with h(o, i) = k of xi(o, i) dL/dV[o, i]``.
-"""
+"""HashedNets (Chen et al. 2015) as a compression transform: swap a model's Dense layers for
+``HashedDense`` layers (models/layers/hashed.py) at a given real/virtual weight ratio, and report
+what they store."""
 
 from __future__ import annotations
 

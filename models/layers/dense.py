@@ -41,21 +41,30 @@ class Dense(Layer):
         return (self.out_features,)
 
     def forward(self, x, training=False, params=None):
-        x = check_input(self, x, (2,))
-        if x.shape[1] != self.in_features:
-            raise ValueError(f"layer {self.name!r} expects {self.in_features} input features, "
-                             f"got shape {x.shape}")
         p = self._forward_params(params)
-        w = p["weight"]
-        y = x @ w.T
-        if self.use_bias:
-            y += p["bias"]
-        self._cache = (x, w) if training else None
-        return y
+        return affine_forward(self, x, p["weight"], p.get("bias"), training)
 
     def backward(self, grad, input_grad=True):
-        x, w = self._need_cache()
-        self._grads = {"weight": grad.T @ x}
-        if self.use_bias:
-            self._grads["bias"] = grad.sum(axis=0)
-        return grad @ w if input_grad else None
+        dw, dx = affine_backward(self, grad, input_grad)
+        self._grads["weight"] = dw
+        return dx
+
+
+def affine_forward(layer: Layer, x, w: np.ndarray, bias, training: bool) -> np.ndarray:
+    """``y = x @ w.T (+ bias)`` for a (N, in) input; keeps ``(x, w)`` for the backward pass."""
+    x = check_input(layer, x, (2,))
+    if x.shape[1] != layer.in_features:
+        raise ValueError(f"layer {layer.name!r} expects {layer.in_features} input features, "
+                         f"got shape {x.shape}")
+    y = x @ w.T
+    if bias is not None:
+        y += bias
+    layer._cache = (x, w) if training else None
+    return y
+
+
+def affine_backward(layer: Layer, grad: np.ndarray, input_grad: bool):
+    """``(dL/dw, dL/dx or None)`` of :func:`affine_forward`; stores the bias gradient."""
+    x, w = layer._need_cache()
+    layer._grads = {"bias": grad.sum(axis=0)} if layer.use_bias else {}
+    return grad.T @ x, (grad @ w if input_grad else None)

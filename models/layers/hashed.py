@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from models.layers.base import DEFAULT_DTYPE, Layer, as_rng, check_input, check_positive_int
+from models.layers.base import DEFAULT_DTYPE, Layer, as_rng, check_positive_int
+from models.layers.dense import affine_backward, affine_forward
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -89,24 +90,13 @@ class HashedDense(Layer):
         return self.sign.astype(w.dtype) * w[self.hash]
 
     def forward(self, x, training=False, params=None):
-        x = check_input(self, x, (2,))
-        if x.shape[1] != self.in_features:
-            raise ValueError(f"layer {self.name!r} expects {self.in_features} input features, "
-                             f"got shape {x.shape}")
         p = self._forward_params(params)
-        v = self.virtual_weight(p)
-        y = x @ v.T
-        if self.use_bias:
-            y += p["bias"]
-        self._cache = (x, v) if training else None
-        return y
+        return affine_forward(self, x, self.virtual_weight(p), p.get("bias"), training)
 
     def backward(self, grad, input_grad=True):
-        x, v = self._need_cache()
-        dv = grad.T @ x
-        dw = np.bincount(self.hash.ravel(), weights=(self.sign * dv).ravel().astype(np.float64),
-                         minlength=self.real_weights).astype(v.dtype)
-        self._grads = {"real_weight": dw}
-        if self.use_bias:
-            self._grads["bias"] = grad.sum(axis=0)
-        return grad @ v if input_grad else None
+        dv, dx = affine_backward(self, grad, input_grad)
+        # each real weight collects the signed gradients of the virtual ones hashed to it
+        self._grads["real_weight"] = np.bincount(
+            self.hash.ravel(), weights=(self.sign * dv).ravel().astype(np.float64),
+            minlength=self.real_weights).astype(dv.dtype)
+        return dx
