@@ -11,26 +11,9 @@ from precision._fixed_kernels import quantize_one
 from precision._numba_config import njit_parallel, njit_serial
 
 
-@njit_serial
-def quantize_float_per_element_fl(xs, fls, out, wl, signed, rmode, omode, nsat, start):
+def _quantize_float_per_element_fl(xs, fls, out, wl, signed, rmode, omode, nsat, start):
     """Exact scalar path with one fl per element (dynamic fixed point groups); returns the
-    NaN count."""
-    nan_count = 0
-    for i in range(xs.size):
-        x = np.float64(xs[i])
-        if x != x:
-            nan_count += 1
-            out[i] = 0
-        else:
-            fl = fls[i]
-            out[i] = quantize_one(x, math.ldexp(1.0, int(fl)), fl, wl, signed, rmode, omode, nsat,
-                                  start, i)
-    return nan_count
-
-
-@njit_parallel
-def quantize_float_per_element_fl_parallel(xs, fls, out, wl, signed, rmode, omode, nsat, start):
-    """``quantize_float_per_element_fl`` over threads."""
+    NaN count.  ``prange`` is a plain ``range`` in the serial build."""
     nan_count = 0
     for i in prange(xs.size):
         x = np.float64(xs[i])
@@ -42,3 +25,7 @@ def quantize_float_per_element_fl_parallel(xs, fls, out, wl, signed, rmode, omod
             out[i] = quantize_one(x, math.ldexp(1.0, int(fl)), fl, wl, signed, rmode, omode, nsat,
                                   start, i)
     return nan_count
+
+
+quantize_float_per_element_fl = njit_serial(_quantize_float_per_element_fl)
+quantize_float_per_element_fl_parallel = njit_parallel(_quantize_float_per_element_fl)
