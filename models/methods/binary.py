@@ -34,8 +34,8 @@ import numpy as np
 from models.layers import BatchNorm, Dense, Flatten, HardTanh, ReLU, Sign
 from models.methods import register
 from models.methods.base import TrainingMethod
-from models.methods.qat import (ROLE_WEIGHT, WEIGHTED_LAYERS, StepKeys, as_format,
-                                fake_quantize, leading_input_index)
+from models.methods.qat import (ROLE_WEIGHT, WEIGHTED_LAYERS, InputQuantization, StepKeys,
+                                as_format)
 
 #: Latent weights are kept in this interval.
 CLIP = 1.0
@@ -111,7 +111,7 @@ def binary_mlp(input_shape, hidden=(256, 256), n_classes: int = 10, activation="
     return Sequential(layers, tuple(input_shape), name=name)
 
 
-class _BinaryWeights(TrainingMethod):
+class _BinaryWeights(InputQuantization, TrainingMethod):
     """Shared machinery: latent weights, binarized forward weights, clipping, the QConfig."""
 
     accepts_fmt = False
@@ -126,14 +126,11 @@ class _BinaryWeights(TrainingMethod):
         self._before: dict[int, np.ndarray] = {}
         self._keys: StepKeys | None = None
         self._index: dict[int, int] = {}
-        self._input_point: int | None = None
-        self._raw_input = False
 
     def setup(self, model, rng):
         self._keys = StepKeys(rng)
         self._index = {id(layer): i for i, layer in enumerate(model.layers)}
-        self._input_point = leading_input_index(model) if self.input_fmt is not None else None
-        self._raw_input = self.input_fmt is not None and self._input_point is None
+        self.setup_input(model)
 
     def begin_step(self, step):
         self._keys.step = step
@@ -148,15 +145,6 @@ class _BinaryWeights(TrainingMethod):
         p = dict(layer.params())
         p["weight"] = self.binarize(p["weight"], self._index.get(id(layer), 0), training)
         return p
-
-    def input(self, x, training):
-        # a first layer with parameters (CNN): no layer output to quantize the input at
-        return fake_quantize(self.input_fmt, x) if self._raw_input else x
-
-    def activation(self, layer_index, x, training):
-        if layer_index == self._input_point:
-            return fake_quantize(self.input_fmt, x)
-        return x
 
     def param_grad(self, layer, name, grad):
         if self.lr_scale is not None and name == "weight":

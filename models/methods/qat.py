@@ -120,6 +120,28 @@ def leading_input_index(model) -> int | None:
     return last
 
 
+class InputQuantization:
+    """Mixin for weight-only methods with an optional ``input_fmt``: the network input is
+    quantized at the last parameter-free layer before the first weighted one, or by the
+    ``input`` hook when the first layer has parameters (a CNN)."""
+
+    input_fmt = None
+    _input_point: int | None = None
+    _raw_input = False
+
+    def setup_input(self, model) -> None:
+        self._input_point = leading_input_index(model) if self.input_fmt is not None else None
+        self._raw_input = self.input_fmt is not None and self._input_point is None
+
+    def input(self, x, training):
+        return fake_quantize(self.input_fmt, x) if self._raw_input else x
+
+    def activation(self, layer_index, x, training):
+        if layer_index == self._input_point:
+            return fake_quantize(self.input_fmt, x)
+        return x
+
+
 #: The layer index the network input's stochastic-rounding keys and scale groups use (no
 #: layer has it: layer ``i`` uses ``i``).
 INPUT_INDEX = -1

@@ -19,7 +19,7 @@ import numpy as np
 from models.methods import register
 from models.methods.base import TrainingMethod
 from models.methods.binary import CLIP
-from models.methods.qat import WEIGHTED_LAYERS, as_format, fake_quantize, leading_input_index
+from models.methods.qat import WEIGHTED_LAYERS, InputQuantization, as_format
 
 SCALES = ("tensor", "channel")
 
@@ -36,7 +36,7 @@ def ternarize(w: np.ndarray, threshold: float = 0.7, scale: str = "tensor") -> n
     return fmt.quantize(w).to_float().astype(w.dtype, copy=False)
 
 
-class TernaryWeights(TrainingMethod):
+class TernaryWeights(InputQuantization, TrainingMethod):
     """TWN training.  Options: ``threshold`` (0.7), ``scale`` ("tensor" | "channel"),
     ``clip`` (True), ``input_fmt`` (None: real input)."""
 
@@ -56,12 +56,9 @@ class TernaryWeights(TrainingMethod):
         self.scale = scale
         self.clip = bool(clip)
         self.input_fmt = as_format("input_fmt", input_fmt)
-        self._input_point: int | None = None
-        self._raw_input = False
 
     def setup(self, model, rng):
-        self._input_point = leading_input_index(model) if self.input_fmt is not None else None
-        self._raw_input = self.input_fmt is not None and self._input_point is None
+        self.setup_input(model)
 
     def forward_params(self, layer, training):
         if not isinstance(layer, WEIGHTED_LAYERS):
@@ -69,15 +66,6 @@ class TernaryWeights(TrainingMethod):
         p = dict(layer.params())
         p["weight"] = ternarize(p["weight"], self.threshold, self.scale)
         return p
-
-    def input(self, x, training):
-        # a first layer with parameters (CNN): no layer output to quantize the input at
-        return fake_quantize(self.input_fmt, x) if self._raw_input else x
-
-    def activation(self, layer_index, x, training):
-        if layer_index == self._input_point:
-            return fake_quantize(self.input_fmt, x)
-        return x
 
     def after_update(self, layer):
         if self.clip and isinstance(layer, WEIGHTED_LAYERS):
