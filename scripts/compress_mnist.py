@@ -76,25 +76,37 @@ def _plain_same_budget(budget, seed):
         s *= 0.98
 
 
+def _spread(values) -> dict:
+    v = np.asarray(values, dtype=np.float64)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+            "min": float(v.min()), "max": float(v.max()), "runs": [float(a) for a in v]}
+
+
 def section_hash(data, args, results):
+    """HashedNets at 1/8 and 1/64 against the plain 784-h1-h2-10 net of the same real-weight
+    budget, each pair trained with the same epochs, optimizer and seed, over ``args.seeds``."""
     from models import train, zoo
     from models.compress.hashing import hashed_like
 
     out = {}
     for frac in (1 / 8, 1 / 64):
-        t0 = time.time()
-        hashed, report = hashed_like(zoo.get("lenet-300-100", seed=args.seed), frac,
-                                     seed=args.seed)
-        train(hashed, data, epochs=args.epochs, seed=args.seed, progress=False)
-        real = sum(r.weights for r in report.layers)
-        plain, hidden = _plain_same_budget(real, args.seed)
-        train(plain, data, epochs=args.epochs, seed=args.seed, progress=False)
+        runs = {"hashed": [], "plain": []}
+        for seed in range(args.seed, args.seed + args.seeds):
+            t0 = time.time()
+            hashed, report = hashed_like(zoo.get("lenet-300-100", seed=seed), frac, seed=seed)
+            train(hashed, data, epochs=args.epochs, seed=seed, progress=False)
+            real = sum(r.weights for r in report.layers)
+            plain, hidden = _plain_same_budget(real, seed)
+            train(plain, data, epochs=args.epochs, seed=seed, progress=False)
+            runs["hashed"].append(_error(hashed, data))
+            runs["plain"].append(_error(plain, data))
+            print(f"1/{round(1 / frac)} seed {seed}: hashed {runs['hashed'][-1]:.4f} plain "
+                  f"{runs['plain'][-1]:.4f} ({time.time() - t0:.0f} s)", flush=True)
         out[f"1/{round(1 / frac)}"] = {
-            "real_weights": real, "hashed_error": _error(hashed, data),
-            "plain_hidden": hidden, "plain_weights": int(sum(
+            "real_weights": real, "plain_hidden": hidden, "plain_weights": int(sum(
                 layer.params()["weight"].size for layer in plain.layers if layer.params())),
-            "plain_error": _error(plain, data), "seconds": time.time() - t0}
-        print("hashed", out)
+            "hashed_error": _spread(runs["hashed"]), "plain_error": _spread(runs["plain"]),
+            "epochs": args.epochs}
     results["hashednets"] = out
 
 
@@ -111,7 +123,7 @@ def section_distill(data, args, results):
 
         teacher = zoo.get("lenet-300-100", seed=args.seed)
         train(teacher, data, epochs=args.epochs, seed=args.seed, progress=False)
-    student = _mlp((784, args.student_hidden, 10), args.seed + 7)
+    student = _mlp((784, int(args.student_hidden), 10), args.seed + 7)
     out = {"teacher_error": _error(teacher, data), "student_hidden": args.student_hidden}
     runs = {"labels": dict(teacher=None),
             "hinton": dict(teacher=teacher, mode="hinton", temperature=args.temperature,
@@ -157,6 +169,67 @@ def section_distill_grid(data, args, results):
     results["distillation_grid"] = grid
 
 
+#: Hinton et al.'s (T, alpha) grid and the logit-regression variants; each is selected on the
+#: validation split, never on test.
+HINTON_GRID = [(t, a) for t in (2.0, 4.0, 8.0) for a in (0.5, 0.9)]
+LOGIT_VARIANTS = {"raw lr 0.01": dict(lr=0.01), "raw lr 0.001": dict(lr=0.001),
+                  "std lr 0.01": dict(lr=0.01, logit_scale="std"),
+                  "std lr 0.05": dict(lr=0.05, logit_scale="std")}
+
+
+def section_distill_study(data, args, results):
+    """Students of ``args.student_hidden`` hidden units over ``args.seeds`` seeds: labels only,
+    Hinton distillation on a (T, alpha) grid and logit regression variants, all with the same
+    epochs, optimizer and per-seed initialisation and shuffling.  The Hinton setting and the
+    logit variant are chosen by mean validation error; test error is computed only for the
+    chosen ones (and the baseline), which are then quantized with the simulator."""
+    from models import Sequential
+    from models.compress.distillation import distill
+    from simulator import calibrate, simulate
+
+    teacher = Sequential.load(args.teacher)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    study = {"teacher": str(args.teacher), "teacher_val_error": 1 - teacher.evaluate(
+        data.x_val, data.y_val), "teacher_test_error": _error(teacher, data), "epochs":
+        args.epochs, "seeds": seeds}
+    for hidden in (int(h) for h in str(args.student_hidden).split(",")):
+        configs = {"labels": dict(teacher=None)}
+        configs.update({f"hinton T={t:g} alpha={a:g}": dict(teacher=teacher, temperature=t,
+                                                          alpha=a) for t, a in HINTON_GRID})
+        configs.update({f"logits {k}": dict(teacher=teacher, mode="logits", **kw)
+                        for k, kw in LOGIT_VARIANTS.items()})
+        val, models = {name: [] for name in configs}, {name: [] for name in configs}
+        for seed in seeds:
+            student = _mlp((784, hidden, 10), seed)
+            for name, kw in configs.items():
+                t0 = time.time()
+                model, _ = distill(student, data=data, epochs=args.epochs, seed=seed, **kw)
+                val[name].append(1 - model.evaluate(data.x_val, data.y_val))
+                models[name].append(model)
+                print(f"{hidden} seed {seed} {name}: val {val[name][-1]:.4f} "
+                      f"({time.time() - t0:.0f} s)", flush=True)
+        mean_val = {name: float(np.mean(v)) for name, v in val.items()}
+        chosen = {"labels": "labels",
+                  "hinton": min((n for n in configs if n.startswith("hinton")), key=mean_val.get),
+                  "logits": min((n for n in configs if n.startswith("logits")), key=mean_val.get)}
+        out = {"val_error": {n: _spread(v) for n, v in val.items()}, "chosen": chosen}
+        for role, name in chosen.items():
+            row = {"test_error": _spread([_error(m, data) for m in models[name]])}
+            for wl in (8, 6, 4):
+                errs = []
+                for m in models[name]:
+                    graph = m.to_graph()
+                    qc = calibrate(graph, data.x_val[:2000], wl=wl)
+                    res = simulate(graph, qc, data.x_test, collect=False)
+                    errs.append(float(np.mean(res.predictions != data.y_test)))
+                row[f"fixed{wl}_test_error"] = _spread(errs)
+            out[role] = row
+            print(hidden, role, name, {k: round(v["mean"], 4) for k, v in row.items()},
+                  flush=True)
+        study[f"784-{hidden}-10"] = out
+    results["distillation_study"] = study
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=10)
@@ -164,11 +237,16 @@ def main(argv=None):
     p.add_argument("--finetune-epochs", type=int, default=1)
     p.add_argument("--clusters", type=int, default=32)
     p.add_argument("--centroid-lr", type=float, default=1e-4)
-    p.add_argument("--student-hidden", type=int, default=30)
+    p.add_argument("--student-hidden", default="30",
+                   help="hidden units of the student(s), comma-separated for distill_study")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per setting (hash, distill_study)")
+    p.add_argument("--teacher", default=None,
+                   help="teacher model file (default: <out dir>/lenet300_float.npz)")
     p.add_argument("--temperature", type=float, default=4.0)
     p.add_argument("--train-subset", type=int, default=0)
     p.add_argument("--sections", default="dc,hash,distill",
-                   help="comma-separated: dc, hash, distill, distill_grid (needs dc's baseline)")
+                   help="comma-separated: dc, hash, distill, distill_grid, distill_study (the last "
+                        "three need dc's baseline)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None)
     p.add_argument("--out", default=str(REPO / "docs" / "compression_mnist.json"))
@@ -176,6 +254,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     args.work = Path(args.out).with_suffix("")
     args.work.mkdir(parents=True, exist_ok=True)
+    args.teacher = Path(args.teacher) if args.teacher else args.work / "lenet300_float.npz"
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
     with limit_threads(args.threads):
@@ -183,7 +262,8 @@ def main(argv=None):
         results["setup"] = {"epochs": args.epochs, "train_images": len(data.x_train),
                             "seed": args.seed, "optimizer": "SGD momentum 0.9, lr 0.05, batch 64"}
         sections = {"dc": section_dc, "hash": section_hash, "distill": section_distill,
-                    "distill_grid": section_distill_grid}
+                    "distill_grid": section_distill_grid,
+                    "distill_study": section_distill_study}
         for name in args.sections.split(","):
             sections[name](data, args, results)
             out.write_text(json.dumps(results, indent=1, default=float))
