@@ -10,8 +10,8 @@ from models.compress.deep_compression import compressed_graph, deep_compression,
 from models.compress.distillation import distill, distillation_loss
 from models.compress.filters import prune_filters_l1, prune_taylor, remove_units, taylor_scores
 from models.compress.hashing import HashedDense, hashed_graph, hashed_like
-from models.compress.pruning import (hessian_diagonal, obd_saliency, prune_iterative,
-                                     prune_magnitude, prune_obd, retrain)
+from models.compress.obd import hessian_diagonal, obd_saliency, prune_obd
+from models.compress.pruning import prune_iterative, prune_magnitude, retrain
 from models.compress.report import CompressionReport, LayerCompression
 from models.compress.sharing import SharedLayer, fine_tune_centroids, share_weights
 

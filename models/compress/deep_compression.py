@@ -131,7 +131,7 @@ def deep_compression(model, data, seed: int = 0, *, sparsity=0.92, clusters=32,
     pruned_accuracy = pruned.evaluate(data.x_test, data.y_test)
     hess = None
     if hessian:
-        from models.compress.pruning import hessian_diagonal
+        from models.compress.obd import hessian_diagonal
 
         rng = np.random.default_rng(seed)
         idx = rng.choice(len(data.x_train), size=min(2000, len(data.x_train)), replace=False)

@@ -1,5 +1,6 @@
 """Unstructured pruning: magnitude pruning with masks kept through retraining and an iterative
-schedule (Han et al. 2015), and Optimal Brain Damage saliencies (LeCun et al. 1990).
+schedule (Han et al. 2015).  Optimal Brain Damage (LeCun et al. 1990), which prunes by
+second-order saliency through :func:`prune_by_scores`, is in :mod:`models.compress.obd`.
 
 Pruned weights are exact zeros of the float weights; the masks (True = kept) travel in the
 report (``report.extra["masks"]``) so that retraining (:func:`retrain`) keeps them at zero.
@@ -141,83 +142,3 @@ def prune_iterative(model, data, sparsity, *, steps: int = 3, epochs_per_step: i
                             {"history": histories})
     return current, final
 
-
-# --------------------------------------------------------------------------- Optimal Brain Damage
-def hessian_diagonal(model, x, y, *, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Diagonal of the Hessian of the mean cross-entropy w.r.t. each dense layer's weights, in
-    the Gauss-Newton approximation of LeCun et al. (1990, eq. 7-8), float64.
-
-    At the logits z: ``d2L/dz_k^2 = p_k (1 - p_k)`` (softmax).  Back through a dense layer
-    ``a = x W^T + b``: ``d2L/dW_oi^2 = sum_n x_ni^2 d2L/da_no^2`` and
-    ``d2L/dx_i^2 = sum_o W_oi^2 d2L/da_o^2``; through ReLU/HardTanh the second derivative is
-    multiplied by ``f'(a)^2`` (the ``f''`` term vanishes for piecewise-linear units).  Only
-    Dense, ReLU, HardTanh, Flatten and Dropout (identity at inference) are supported.
-    """
-    from models.layers import Dense, Dropout, Flatten, HardTanh, ReLU
-    from models.sequential import check_labels
-
-    check_model(model)
-    for layer in model.layers:
-        if not isinstance(layer, (Dense, ReLU, HardTanh, Flatten, Dropout)):
-            raise NotImplementedError(
-                f"hessian_diagonal supports dense/relu/hardtanh/flatten/dropout layers; layer "
-                f"{layer.name!r} is {layer.kind!r}")
-    x = model._check_x(x)
-    y = check_labels(y, len(x), model.n_classes)
-    if len(x) == 0:
-        raise ValueError("x is empty: the Hessian of zero samples is undefined")
-    out = {layer.name: np.zeros(layer.params()["weight"].shape)
-           for layer in model.layers if isinstance(layer, Dense)}
-    for start in range(0, len(x), batch_size):
-        h = x[start:start + batch_size].astype(np.float64)
-        inputs = []
-        for layer in model.layers:
-            inputs.append(h)
-            if isinstance(layer, Dense):
-                h = h @ layer.params()["weight"].astype(np.float64).T
-                if layer.use_bias:
-                    h = h + layer.params()["bias"]
-            elif isinstance(layer, Flatten):
-                h = h.reshape(len(h), -1)
-            elif isinstance(layer, ReLU):
-                h = np.maximum(h, 0)
-            elif isinstance(layer, HardTanh):
-                h = np.clip(h, -1, 1)
-        z = h - h.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        d2 = p * (1 - p)                      # per sample, diagonal at the logits
-        for layer, inp in zip(reversed(model.layers), reversed(inputs)):
-            if isinstance(layer, Dense):
-                w = layer.params()["weight"].astype(np.float64)
-                out[layer.name] += d2.T @ (inp * inp)
-                d2 = d2 @ (w * w)
-            elif isinstance(layer, ReLU):
-                d2 = d2 * (inp > 0)
-            elif isinstance(layer, HardTanh):
-                d2 = d2 * ((inp >= -1) & (inp <= 1))
-            elif isinstance(layer, Flatten):
-                d2 = d2.reshape(inp.shape)
-    return {k: v / len(x) for k, v in out.items()}
-
-
-def obd_saliency(model, x, y, **kw) -> dict[str, np.ndarray]:
-    """OBD saliency ``s_k = h_kk w_k^2 / 2`` per dense weight (LeCun et al. 1990, eq. 9)."""
-    hess = hessian_diagonal(model, x, y, **kw)
-    return {layer.name: 0.5 * hess[layer.name] * layer.params()["weight"].astype(np.float64) ** 2
-            for layer in model.layers if layer.name in hess}
-
-
-def prune_obd(model, data, sparsity, *, samples: int = 1000, seed: int = 0) -> tuple:
-    """Optimal Brain Damage: prune, per dense layer, the ``sparsity`` fraction of weights with
-    the smallest saliency ``h_kk w_k^2 / 2``, the Hessian diagonal estimated on ``samples``
-    training samples drawn with ``seed``.  Returns ``(pruned_copy, report)``; the saliencies
-    are in ``report.extra["saliency"]``."""
-    check_model(model)
-    samples = check_int("samples", samples)
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(data.x_train), size=min(samples, len(data.x_train)), replace=False)
-    scores = obd_saliency(model, data.x_train[idx], data.y_train[idx])
-    pruned, report = prune_by_scores(model, scores, sparsity, method="obd")
-    report.extra["saliency"] = scores
-    return pruned, report

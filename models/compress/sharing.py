@@ -127,7 +127,7 @@ def share_weights(model, clusters, *, init: str = "linear", seed: int = 0, layer
 
     ``clusters``: codebook size k per layer (an int, or ``{layer: k}``), counting the 0 entry
     of pruned layers.  ``init``: "linear" (Han et al.'s best), "density" or "random" (Forgy).
-    ``hessian``: per-layer arrays of the Hessian diagonal (``pruning.hessian_diagonal``) to
+    ``hessian``: per-layer arrays of the Hessian diagonal (``obd.hessian_diagonal``) to
     weight each weight's pull on its centroid (Choi et al. 2017).  ``index_bits``: relative
     sparse index width (default 5 for dense, 8 for conv).  Returns ``(shared_copy, report)``;
     ``report.extra["shared"]`` maps layer names to :class:`SharedLayer`.

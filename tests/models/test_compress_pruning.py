@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 from models import datasets, train, zoo
 from models.compress import (hessian_diagonal, prune_iterative, prune_magnitude, prune_obd,
                              retrain)
-from models.compress.pruning import mask_smallest, obd_saliency
-from models.layers import Dense, Flatten, ReLU
+from models.compress.obd import obd_saliency
+from models.compress.pruning import mask_smallest
+from models.layers import (AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, HardTanh,
+                           MaxPool2D, ReLU, Sign)
 from models.sequential import Sequential, softmax_cross_entropy
-from tests.naive import naive_sparse_entries
+from tests.naive import naive_lecun_hessian_diagonal, naive_sparse_entries
 
 
 def _mlp(seed=0, sizes=(64, 12, 10)):
@@ -208,7 +210,78 @@ def test_obd_prunes_smallest_saliency(digits):
     assert all(np.all(s >= 0) for s in sal.values())
 
 
-def test_hessian_diagonal_refuses_conv():
-    with pytest.raises(NotImplementedError, match="layer 'conv1' is 'conv'"):
-        hessian_diagonal(zoo.get("digits-cnn"), np.zeros((1, 1, 8, 8), np.float32),
-                         np.zeros(1, np.int64))
+def _tiny_cnn(seed):
+    """Grouped, padded, strided convs with batch norm, both pools, HardTanh and Dropout."""
+    rng = np.random.default_rng(seed)
+    bn = BatchNorm(4)
+    bn.params()["gamma"][:] = rng.uniform(0.5, 2.0, 4)
+    bn.params()["beta"][:] = rng.normal(0, 0.3, 4)
+    bn.buffers()["running_mean"][:] = rng.normal(0, 0.3, 4)
+    bn.buffers()["running_var"][:] = rng.uniform(0.5, 2.0, 4)
+    layers = [Conv2D(2, 4, 3, padding=1, groups=2, seed=rng), bn, ReLU(), MaxPool2D(2),
+              Conv2D(4, 3, 2, stride=2, padding=1, seed=rng), HardTanh(), Dropout(0.5),
+              AvgPool2D(2), Flatten(), Dense(3, 5, seed=rng)]
+    for layer in layers:
+        if layer.kind in ("conv", "dense"):
+            layer.params()["bias"][:] = rng.normal(0, 0.2, layer.params()["bias"].shape)
+    return Sequential(layers, (2, 6, 6)).astype(np.float64)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hessian_diagonal_cnn_matches_connection_by_connection(seed):
+    """Conv/pool/batch-norm recursion equals the explicit per-connection recursion (shared
+    weights summed over their connections); float64 sums in another order, hence rtol."""
+    model = _tiny_cnn(seed)
+    rng = np.random.default_rng(100 + seed)
+    x = rng.normal(0, 1, (5, 2, 6, 6))
+    y = rng.integers(0, 5, 5)
+    got = hessian_diagonal(model, x, y, batch_size=2)
+    want = naive_lecun_hessian_diagonal(model, x)
+    assert sorted(got) == sorted(want) == ["conv1", "conv2", "dense1"]
+    for name in want:
+        assert np.count_nonzero(want[name]) > want[name].size // 2  # the check has teeth
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=1e-300)
+
+
+def test_hessian_diagonal_conv_covering_the_image_is_a_dense_layer(rng):
+    """A conv whose kernel covers the whole input has one connection per weight: its diagonal
+    is the dense layer's with the same weights."""
+    conv = Conv2D(1, 6, 8, seed=3)
+    dense = Dense(64, 6, seed=0)
+    dense.params()["weight"][:] = conv.params()["weight"].reshape(6, 64)
+    head = Dense(6, 10, seed=4)
+    as_conv = Sequential([conv, ReLU(), Flatten(), head], (1, 8, 8))
+    as_dense = Sequential([Flatten(), dense, ReLU(), head], (1, 8, 8))
+    x = rng.random((9, 1, 8, 8))
+    y = rng.integers(0, 10, 9)
+    hc, hd = hessian_diagonal(as_conv, x, y), hessian_diagonal(as_dense, x, y)
+    np.testing.assert_allclose(hc[conv.name].reshape(6, 64), hd[dense.name], rtol=1e-12)
+    np.testing.assert_allclose(hc[head.name], hd[head.name], rtol=1e-12)
+
+
+def test_hessian_diagonal_leaves_the_model_untouched(rng):
+    model = _tiny_cnn(0)
+    before = {k: v.copy() for k, v in model.params().items()}
+    hessian_diagonal(model, rng.normal(0, 1, (3, 2, 6, 6)), [0, 1, 2])
+    for k, v in model.params().items():
+        np.testing.assert_array_equal(v, before[k])
+    assert all(layer._cache is None for layer in model.layers)
+
+
+def test_obd_prunes_conv_layers(digits):
+    model = zoo.get("digits-cnn", seed=0)
+    pruned, report = prune_obd(model, digits, 0.5, samples=50)
+    assert {"conv1", "conv2", "dense1"} <= set(report.extra["masks"])
+    for name in ("conv1", "conv2"):
+        mask, sal = report.extra["masks"][name], report.extra["saliency"][name]
+        assert mask.shape == model.params()[f"{name}/weight"].shape
+        assert sal[~mask].max() <= sal[mask].min()
+        assert np.count_nonzero(pruned.params()[f"{name}/weight"]) == mask.sum()
+
+
+def test_hessian_diagonal_refuses_unknown_layers():
+    model = Sequential([Flatten(), Dense(64, 8), Sign(), Dense(8, 10)], (1, 8, 8))
+    with pytest.raises(NotImplementedError, match="layer 'sign1' is 'sign'"):
+        hessian_diagonal(model, np.zeros((1, 1, 8, 8)), np.zeros(1, np.int64))
+    with pytest.raises(ValueError, match="batch_size=0 is out of range"):
+        hessian_diagonal(_mlp(), np.zeros((1, 1, 8, 8)), np.zeros(1, np.int64), batch_size=0)
