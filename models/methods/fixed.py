@@ -42,6 +42,7 @@ import dataclasses
 import numpy as np
 
 from models.layers import Conv2D, Dense
+from models.methods import _fixed_kernels as K
 from models.methods import register
 from models.methods.base import TrainingMethod
 from models.methods.qat import (INPUT_INDEX, ROLE_ACTIVATION, ROLE_ERROR, ROLE_UPDATE,
@@ -79,6 +80,89 @@ def check_exact_accumulation(fmt, k: int, what: str) -> None:
             f"{(53 - int(np.ceil(np.log2(k + 1)))) // 2 + 1}) or a smaller layer")
 
 
+_MASK64 = 2**64 - 1
+
+
+def mix64(z: int) -> int:
+    """The splitmix64 finalizer on Python ints (``precision.stochastic.mix64`` without the
+    jitted call and uint64 boxing, which cost more than the arithmetic: this runs for every
+    rounded tensor of every step)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def step_key(base: int, step: int, layer_index: int, role: int) -> int:
+    """The stochastic-rounding key of ``(step, layer, role)``: equal to
+    ``qat.StepKeys.__call__`` with ``StepKeys.base = base`` and ``.step = step``."""
+    k = mix64((base + step) & _MASK64)
+    k = mix64((k + layer_index + 1) & _MASK64)
+    return mix64((k + role) & _MASK64)
+
+
+class ValueRounder:
+    """``Q(x) = code * 2**-fl`` of one ``FixedPoint`` format as float64 values, in one pass.
+
+    Equal, bit for bit, to ``fmt.quantize(x, seed=seed).codes * 2.0**-fl`` (float64; no
+    negative zeros): the fused kernels of ``models.methods._fixed_kernels`` compute the value
+    without the code array; formats they do not cover (overflow with bit surgery, ``wl > 52``,
+    ``|fl| > 1022``), non-float inputs and tensors holding NaN, inf, huge or subnormal scaled
+    values go through ``fmt.quantize`` itself.
+    """
+
+    def __init__(self, fmt):
+        self.fmt = fmt
+        wl = fmt.wl
+        slow_overflow = fmt.overflow == "wrap_sign_magnitude" or (
+            fmt.overflow == "wrap" and fmt.saturation_bits > 0)
+        self.fused = wl <= 52 and not slow_overflow and -1022 <= fmt.fl <= 1022
+        if not self.fused:
+            return
+        from precision.modes import OVERFLOW_CODES, ROUNDING_CODES
+
+        lo = -(2 ** (wl - 1)) if fmt.signed else 0
+        self._stochastic = fmt.is_stochastic
+        self._scale, self._step = 2.0 ** fmt.fl, 2.0 ** -fmt.fl
+        self._rmode = ROUNDING_CODES[fmt.rounding]
+        self._omode = OVERFLOW_CODES[fmt.overflow]
+        self._range = (float(lo), float(fmt.min_code), float(fmt.max_code), 2.0 ** wl)
+
+    def _run(self, flat, out, seed) -> int:
+        if self._stochastic:
+            start = np.uint64(mix64(seed))
+            return K.round_values_stochastic(flat, out, self._scale, self._step, self._omode,
+                                             *self._range, start)
+        return K.round_values(flat, out, self._scale, self._step, self._rmode, self._omode,
+                              *self._range)
+
+    def _reference(self, x, seed) -> np.ndarray:
+        return values(self.fmt.quantize(x, seed=seed if self.fmt.is_stochastic else None))
+
+    def values(self, x, seed=None) -> np.ndarray:
+        """A new float64 array ``Q(x)``; ``seed`` an int key (stochastic formats only)."""
+        arr = np.asarray(x)
+        if not self.fused or arr.dtype not in (np.float32, np.float64):
+            return self._reference(arr, seed)
+        flat = np.ascontiguousarray(arr).reshape(-1)
+        out = np.empty(arr.shape, dtype=np.float64)
+        if self._run(flat, out.reshape(-1), seed):
+            return self._reference(arr, seed)
+        return out
+
+    def round_inplace(self, p: np.ndarray, seed=None) -> None:
+        """``p[...] = Q(p)`` for a float array ``p``."""
+        if not (self.fused and p.dtype == np.float64 and p.flags.c_contiguous):
+            q = self.fmt.quantize(p, seed=seed if self.fmt.is_stochastic else None)
+            np.multiply(q.codes, np.float64(q.scale), out=p)
+            return
+        if self._run(p.reshape(-1), p.reshape(-1), seed):
+            # The kernel left the elements it could not do untouched and rounded the others
+            # onto the grid, in range; Q is the identity there (frac = 0 never rounds up, in
+            # range never overflows), so Q of the partly rounded p is Q of the original p.
+            q = self.fmt.quantize(p, seed=seed if self.fmt.is_stochastic else None)
+            np.multiply(q.codes, np.float64(q.scale), out=p)
+
+
 class FixedPointTraining(TrainingMethod):
     """Gupta et al. 2015: train with weights, activations, errors and updates in ``<IL, FL>``.
 
@@ -112,6 +196,8 @@ class FixedPointTraining(TrainingMethod):
                              "expected a deterministic mode such as 'nearest'")
         self.quantize_input = bool(quantize_input)
         self.quantize_logits = bool(quantize_logits)
+        self._train_rounder = ValueRounder(fmt)
+        self._infer_rounder = ValueRounder(self.infer_fmt)
         self._keys: StepKeys | None = None
         self._index: dict[int, int] = {}
         self._act_points: set[int] = set()
@@ -155,8 +241,7 @@ class FixedPointTraining(TrainingMethod):
     def input(self, x, training):
         if not self._raw_input:
             return x
-        return self._quantize(np.asarray(x, dtype=np.float64), INPUT_INDEX, ROLE_ACTIVATION,
-                              training)
+        return self._quantize(x, INPUT_INDEX, ROLE_ACTIVATION, training)
 
     def activation(self, layer_index, x, training):
         if layer_index not in self._act_points:
@@ -173,22 +258,22 @@ class FixedPointTraining(TrainingMethod):
             self._round_params(layer, training=True)
 
     # ------------------------------------------------------------------ helpers
+    def _key(self, layer_index: int, role: int) -> int:
+        return step_key(self._keys.base, self._keys.step, layer_index, role)
+
     def _quantize(self, x, layer_index, role, training):
         if training:
-            seed = self._keys(layer_index, role) if self.fmt.is_stochastic else None
-            q = self.fmt.quantize(x, seed=seed)
-        else:
-            q = self.infer_fmt.quantize(x)
-        return values(q)
+            seed = self._key(layer_index, role) if self.fmt.is_stochastic else None
+            return self._train_rounder.values(x, seed)
+        return self._infer_rounder.values(x)
 
     def _round_params(self, layer, training: bool):
         i = self._index.get(id(layer), 0)
-        for k, (name, p) in enumerate(layer.params().items()):
-            fmt = self.fmt if training else self.infer_fmt
-            seed = (self._keys(i, ROLE_UPDATE * 16 + k)
-                    if training and fmt.is_stochastic else None)
-            q = fmt.quantize(p, seed=seed)
-            np.multiply(q.codes, np.float64(q.scale), out=p)  # exact: codes * 2**-fl
+        rounder = self._train_rounder if training else self._infer_rounder
+        for k, p in enumerate(layer.params().values()):
+            seed = (self._key(i, ROLE_UPDATE * 16 + k)
+                    if training and self.fmt.is_stochastic else None)
+            rounder.round_inplace(p, seed)
 
     # ------------------------------------------------------------------ export
     def qconfig(self, model):
