@@ -47,11 +47,45 @@ def _next_weight_layer(model, index: int):
     return None, between
 
 
+def _check_removable(layer, what: str) -> None:
+    """Filters can be removed from a dense or ungrouped conv layer only."""
+    from models.layers import Conv2D
+
+    if isinstance(layer, Conv2D) and layer.groups != 1:
+        kind = ("a depthwise convolution" if layer.groups == layer.in_channels else
+                "a grouped convolution")
+        hint = (": its channels go with the channels of the layer that feeds it; prune that "
+                "layer instead" if layer.groups == layer.in_channels else "")
+        raise NotImplementedError(
+            f"{what} {layer.name!r} is {kind} (groups={layer.groups}, in_channels="
+            f"{layer.in_channels}); removing its filters is not supported{hint}")
+
+
+def _is_depthwise(layer) -> bool:
+    from models.layers import Conv2D
+
+    return isinstance(layer, Conv2D) and layer.groups > 1 and layer.groups == layer.in_channels
+
+
+def _keep_rows(layer, keep: np.ndarray) -> None:
+    p = layer.params()
+    for key in list(p):
+        p[key] = np.ascontiguousarray(p[key][keep])
+
+
 def remove_units(model, layer_name: str, keep) -> object:
     """A copy of ``model`` keeping only the output units ``keep`` (sorted indices of filters of
     a conv layer or neurons of a dense layer) of ``layer_name``, with the matching input
-    channels removed from the next weight layer (and from batch norms in between).  The last
-    weight layer's outputs (the classes) cannot be removed."""
+    channels removed from the next weight layer (and from batch norms in between).
+
+    A depthwise convolution (``groups == in_channels``, ``m = out_channels / groups`` filters
+    per channel) on the way carries the removal through: input channel ``c`` goes with its
+    ``m`` filters (outputs ``c*m .. c*m+m-1``), and those outputs are removed from the layer
+    after it, and so on.  The last weight layer's outputs (the classes) cannot be removed;
+    other grouped convolutions, as the pruned layer or on the way, raise
+    ``NotImplementedError`` naming the layer.  ``Sequential`` has no residual connections, so
+    there is no add whose operands would have to lose the same channels.
+    """
     from models.layers import BatchNorm, Conv2D, Dense, Flatten
     from models.sequential import Sequential
 
@@ -62,45 +96,54 @@ def remove_units(model, layer_name: str, keep) -> object:
         raise ValueError(f"layer_name={layer_name!r} is not a layer of the model")
     i = names.index(layer_name)
     layer = model.layers[i]
-    if not isinstance(layer, (Dense, Conv2D)) or (isinstance(layer, Conv2D) and layer.groups != 1):
-        raise ValueError(f"layer {layer_name!r} is not a dense or ungrouped conv layer")
+    if not isinstance(layer, (Dense, Conv2D)):
+        raise ValueError(f"layer {layer_name!r} is not a dense or conv layer")
+    _check_removable(layer, "layer")
     keep = np.unique(np.asarray(keep, dtype=np.int64))
     n_out = layer.params()["weight"].shape[0]
     if keep.size == 0 or keep[0] < 0 or keep[-1] >= n_out:
         raise ValueError(f"keep must name at least one of the {n_out} units of {layer_name!r}")
-    j, between = _next_weight_layer(model, i)
-    if j is None:
-        raise ValueError(f"layer {layer_name!r} produces the model's outputs; its units "
-                         f"cannot be removed")
-    p = layer.params()
-    for key in list(p):
-        p[key] = np.ascontiguousarray(p[key][keep])
+    _keep_rows(layer, keep)
     if isinstance(layer, Dense):
         layer.out_features = int(keep.size)
     else:
         layer.out_channels = int(keep.size)
-    nxt = model.layers[j]
-    spatial = 1
-    for k in between:
-        mid = model.layers[k]
-        if isinstance(mid, BatchNorm):
-            for store in (mid.params(), mid.buffers()):
-                for key in list(store):
-                    store[key] = np.ascontiguousarray(store[key][keep])
-            mid.num_features = int(keep.size)
-        if isinstance(mid, Flatten):
-            spatial = int(np.prod(model.shapes[k - 1][1:])) if len(model.shapes[k - 1]) > 1 else 1
-    w = nxt.params()["weight"]
-    if isinstance(nxt, Conv2D):
-        if nxt.groups != 1:
-            raise NotImplementedError(f"next layer {nxt.name!r} is a grouped convolution")
-        nxt.params()["weight"] = np.ascontiguousarray(w[:, keep])
-        nxt.in_channels = int(keep.size)
-    else:
-        # a Flatten in between lays channels out as (C, H*W) blocks of the input features
-        cols = (keep[:, None] * spatial + np.arange(spatial)).ravel()
-        nxt.params()["weight"] = np.ascontiguousarray(w[:, cols])
-        nxt.in_features = int(cols.size)
+    while True:
+        j, between = _next_weight_layer(model, i)
+        if j is None:
+            raise ValueError(f"layer {model.layers[i].name!r} produces the model's outputs; "
+                             f"its units cannot be removed")
+        spatial = 1
+        for k in between:
+            mid = model.layers[k]
+            if isinstance(mid, BatchNorm):
+                for store in (mid.params(), mid.buffers()):
+                    for key in list(store):
+                        store[key] = np.ascontiguousarray(store[key][keep])
+                mid.num_features = int(keep.size)
+            if isinstance(mid, Flatten):
+                shape = model.shapes[k - 1]
+                spatial = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        nxt = model.layers[j]
+        if _is_depthwise(nxt):
+            per = nxt.out_channels // nxt.groups
+            keep = (keep[:, None] * per + np.arange(per)).ravel()
+            _keep_rows(nxt, keep)
+            nxt.in_channels = nxt.groups = int(keep.size // per)
+            nxt.out_channels = int(keep.size)
+            i = j
+            continue
+        w = nxt.params()["weight"]
+        if isinstance(nxt, Conv2D):
+            _check_removable(nxt, "next layer")
+            nxt.params()["weight"] = np.ascontiguousarray(w[:, keep])
+            nxt.in_channels = int(keep.size)
+        else:
+            # a Flatten in between lays channels out as (C, H*W) blocks of the input features
+            cols = (keep[:, None] * spatial + np.arange(spatial)).ravel()
+            nxt.params()["weight"] = np.ascontiguousarray(w[:, cols])
+            nxt.in_features = int(cols.size)
+        break
     for lay in model.layers:
         lay._grads, lay._cache = {}, None
     out = Sequential(model.layers, model.input_shape, name=model.name)

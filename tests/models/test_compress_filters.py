@@ -116,3 +116,62 @@ def test_taylor_scores_definition(rng):
     pruned, report = prune_taylor(model, data, "conv1", 1, samples=64)
     np.testing.assert_array_equal(report.extra["removed"]["conv1"], [5])
     assert pruned.layers[0].params()["weight"].shape[0] == 15
+
+
+# ------------------------------------------------------------- grouped and depthwise convolutions
+def _depthwise_cnn(seed, groups=6, multiplier=2):
+    from models.layers import BatchNorm, Conv2D, Dense, Flatten, MaxPool2D, ReLU
+    from models.sequential import Sequential
+
+    rng = np.random.default_rng(seed)
+    layers = [Conv2D(1, 6, 3, padding=1, seed=rng), BatchNorm(6), ReLU(),
+              Conv2D(6, 6 * multiplier, 3, padding=1, groups=groups, seed=rng), ReLU(),
+              MaxPool2D(2), Conv2D(6 * multiplier, 8, 1, seed=rng), ReLU(), Flatten(),
+              Dense(8 * 16, 10, seed=rng)]
+    return Sequential(layers, (1, 8, 8)).astype(np.float64)
+
+
+@pytest.mark.parametrize("multiplier", [1, 2])
+def test_removal_passes_through_a_depthwise_conv(rng, multiplier):
+    """Removing dead filters of the layer feeding a depthwise conv removes their depthwise
+    filters and the next conv's matching inputs; the outputs do not change."""
+    model = _depthwise_cnn(3, multiplier=multiplier)
+    dead = [1, 4]
+    _zero_units(model, "conv1", dead)
+    pruned, report = prune_filters_l1(model, "conv1", 2)
+    np.testing.assert_array_equal(report.extra["removed"]["conv1"], dead)
+    conv1, bn, _, dw, _, _, conv3 = pruned.layers[:7]
+    kept = [0, 2, 3, 5]
+    kept_dw = [c * multiplier + r for c in kept for r in range(multiplier)]
+    assert conv1.params()["weight"].shape == (4, 1, 3, 3) and bn.num_features == 4
+    assert (dw.groups, dw.in_channels, dw.out_channels) == (4, 4, 4 * multiplier)
+    np.testing.assert_array_equal(dw.params()["weight"],
+                                  model.layers[3].params()["weight"][kept_dw])
+    np.testing.assert_array_equal(conv3.params()["weight"],
+                                  model.layers[6].params()["weight"][:, kept_dw])
+    x = rng.random((5, 1, 8, 8))
+    np.testing.assert_allclose(pruned.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    assert pruned.to_graph() is not None
+
+
+def test_grouped_and_depthwise_layers_are_refused_by_name():
+    depthwise = _depthwise_cnn(0)
+    with pytest.raises(NotImplementedError,
+                       match=r"layer 'conv2' is a depthwise convolution \(groups=6, "
+                             r"in_channels=6\); .* prune that layer instead"):
+        prune_filters_l1(depthwise, "conv2", 1)
+    grouped = _depthwise_cnn(0, groups=2)
+    with pytest.raises(NotImplementedError,
+                       match=r"next layer 'conv2' is a grouped convolution \(groups=2, "
+                             r"in_channels=6\); removing its filters is not supported"):
+        prune_filters_l1(grouped, "conv1", 1)
+    with pytest.raises(NotImplementedError, match=r"layer 'conv2' is a grouped convolution"):
+        prune_filters_l1(grouped, "conv2", 1)
+
+
+def test_graphs_with_residual_adds_are_refused():
+    """Only Sequential models (no residual adds) can lose filters; a simulator graph (which may
+    hold add nodes) is refused with a TypeError naming what was passed."""
+    graph = zoo.get("digits-cnn").to_graph()
+    with pytest.raises(TypeError, match="model must be a models.Sequential, got Graph"):
+        prune_filters_l1(graph, "conv1", 1)
