@@ -1,13 +1,17 @@
 """What the reproduction scripts share: options, the MNIST subset, one training run, the result
-``xarray.Dataset`` and its markdown table.
+file written cell by cell, and its markdown table.
 
-Each run records the test error of the model as deployed after training (``model.evaluate``),
-its last validation error, the training time and the per-epoch history.
+Each run (a "cell": one variant of one paper) records the test error of the model as deployed
+after training (``model.evaluate``), its last validation error, its wall time and its validation
+error per epoch.  :class:`Results` rewrites the result file after every finished cell, so that a
+run stopped halfway keeps what it finished, and ``--resume`` skips the cells a file already holds
+for the same budget.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import time
 from pathlib import Path
@@ -18,6 +22,10 @@ import xarray as xr
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "docs" / "reproductions"
 
+#: attrs that define a budget: a resumed file must agree on all of them present in both
+BUDGET_KEYS = ("epochs", "train_subset", "lr", "schedule", "batch_size", "seed", "optimizer",
+               "hidden", "model", "update_every_examples", "dataset_sha256")
+
 
 def parser(description: str, epochs: int, subset: int | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
@@ -25,9 +33,17 @@ def parser(description: str, epochs: int, subset: int | None) -> argparse.Argume
     p.add_argument("--train-subset", type=int, default=subset,
                    help="train on the first N training images (default: %(default)s; "
                         "0 = all 55 000)")
+    p.add_argument("--schedule", default="constant",
+                   choices=("constant", "step", "exponential", "cosine"),
+                   help="learning-rate schedule over the epochs (models.optim; default: "
+                        "%(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None, help="MNIST directory (default: $LOWBIT_DATA)")
     p.add_argument("--out", default=None, help="result file (.nc); default docs/reproductions/")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the cells the result file already holds for the same budget and "
+                        "run only the missing ones")
+    p.add_argument("--progress", action="store_true", help="a tqdm bar per epoch (stderr)")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     return p
 
@@ -41,61 +57,133 @@ def load_mnist(path, train_subset):
     if not train_subset:
         return data
     n = int(train_subset)
+    if not 0 < n <= len(data.x_train):
+        raise ValueError(f"train_subset={n} is out of range; expected 0 (all) or "
+                         f"1 <= train_subset <= {len(data.x_train)}")
     return Dataset(data.x_train[:n].copy(), data.y_train[:n].copy(), data.x_val.copy(),
                    data.y_val.copy(), data.x_test.copy(), data.y_test.copy(),
                    name=f"mnist[:{n}]", n_classes=data.n_classes)
 
 
-def run(model, data, *, label: str, **train_kwargs) -> dict:
-    """Train ``model`` and return its figures (test error in %, seconds, history)."""
+def run(model, data, *, label: str, progress: bool = False, **train_kwargs) -> dict:
+    """Train ``model`` and return its figures: test and last validation error (%), wall time
+    (s), validation error per epoch (%), and the model itself."""
     from models import train
 
+    print(f"{time.strftime('%H:%M:%S')} start {label}", flush=True)
     t0 = time.perf_counter()
-    history = train(model, data, progress=False, **train_kwargs)
+    history = train(model, data, progress=progress, **train_kwargs)
     seconds = time.perf_counter() - t0
     test_error = 100.0 * (1.0 - model.evaluate(data.x_test, data.y_test))
-    val_error = 100.0 * (1.0 - float(history.val_accuracy.values[-1]))
-    print(f"{label:<40s} test error {test_error:6.2f}%  val error {val_error:6.2f}%  "
-          f"({seconds:.0f} s)", flush=True)
-    return {"test_error": test_error, "val_error": val_error, "seconds": seconds,
-            "history": history, "model": model}
+    curve = 100.0 * (1.0 - history.val_accuracy.values)
+    print(f"{time.strftime('%H:%M:%S')} {label:<32s} test error {test_error:6.2f}%  "
+          f"val error per epoch {np.array2string(curve, precision=2)}  ({seconds:.0f} s)",
+          flush=True)
+    return {"test_error": test_error, "val_error": float(curve[-1]), "seconds": seconds,
+            "val_curve": curve, "model": model}
 
 
-def to_dataset(runs: dict, dims: tuple[str, ...], coords: dict, attrs: dict) -> xr.Dataset:
-    """One variable per figure over the run dimensions; history as ``val_error_curve``."""
-    shape = tuple(len(coords[d]) for d in dims)
-    test = np.full(shape, np.nan)
-    val = np.full(shape, np.nan)
-    secs = np.full(shape, np.nan)
-    epochs = max(len(r["history"].epoch) for r in runs.values())
-    curve = np.full(shape + (epochs,), np.nan)
-    for key, r in runs.items():
-        idx = tuple(list(coords[d]).index(k) for d, k in zip(dims, key))
-        test[idx], val[idx], secs[idx] = r["test_error"], r["val_error"], r["seconds"]
-        v = 100.0 * (1.0 - r["history"].val_accuracy.values)
-        curve[idx + (slice(0, len(v)),)] = v
-    ds = xr.Dataset(
-        {"test_error": (dims, test, {"units": "%", "long_name": "test error after training"}),
-         "val_error": (dims, val, {"units": "%", "long_name": "validation error, last epoch"}),
-         "seconds": (dims, secs, {"units": "s", "long_name": "wall time of the run"}),
-         "val_error_curve": (dims + ("epoch",), curve,
-                             {"units": "%", "long_name": "validation error per epoch"})},
-        coords={**{d: list(coords[d]) for d in dims}, "epoch": np.arange(1, epochs + 1)})
-    import models
-    import numba
+class Results:
+    """The result ``xarray.Dataset`` of one script, filled cell by cell and written to ``path``
+    after every cell (netCDF3 via scipy: ``xarray.open_dataset(path, engine="scipy")``).
 
-    ds.attrs.update(attrs, numpy=np.__version__, numba=numba.__version__,
-                    xarray=xr.__version__, python=platform.python_version(),
-                    machine=platform.machine(), lowbit_models=getattr(models, "__file__", ""))
-    return ds
+    Variables over ``dims``: ``test_error`` (%), ``val_error`` (%, last epoch), ``seconds``,
+    ``val_error_curve`` (%, per epoch); unfinished cells are NaN.  ``attrs`` hold the budget.
+    """
+
+    FIGURES = ("test_error", "val_error", "seconds")
+
+    def __init__(self, path: Path, dims: tuple[str, ...], coords: dict, attrs: dict,
+                 epochs: int, resume: bool = False):
+        self.path = Path(path)
+        self.dims = dims
+        self.coords = {d: list(coords[d]) for d in dims}
+        shape = tuple(len(self.coords[d]) for d in dims)
+        self.values = {k: np.full(shape, np.nan) for k in self.FIGURES}
+        self.curve = np.full(shape + (epochs,), np.nan)
+        self.attrs = dict(attrs)
+        if resume and self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        with xr.open_dataset(self.path, engine="scipy") as old:
+            old = old.load()
+        clash = {k: (old.attrs[k], self.attrs[k]) for k in BUDGET_KEYS
+                 if k in old.attrs and k in self.attrs and str(old.attrs[k]) != str(self.attrs[k])}
+        if clash:
+            raise ValueError(f"--resume: {self.path} was written with another budget "
+                             f"(file vs now: {clash}); pass another --out or drop --resume")
+        for k, v in old.attrs.items():  # cells stored as attrs (baselines) survive the resume
+            self.attrs.setdefault(k, v)
+        for idx in np.ndindex(*self.curve.shape[:-1]):
+            key = tuple(self.coords[d][i] for d, i in zip(self.dims, idx))
+            try:
+                sel = old.sel({d: k for d, k in zip(self.dims, key)})
+            except KeyError:
+                continue
+            if math.isfinite(float(sel.test_error)):
+                for k in self.FIGURES:
+                    self.values[k][idx] = float(sel[k])
+                self.curve[idx] = sel.val_error_curve.values[:self.curve.shape[-1]]
+
+    def _index(self, key) -> tuple[int, ...]:
+        return tuple(self.coords[d].index(k) for d, k in zip(self.dims, key))
+
+    def done(self, key) -> bool:
+        return math.isfinite(self.values["test_error"][self._index(key)])
+
+    def get(self, key) -> dict:
+        idx = self._index(key)
+        return {k: float(self.values[k][idx]) for k in self.FIGURES}
+
+    def add(self, key, result: dict) -> None:
+        """Store a finished cell and rewrite the file."""
+        idx = self._index(key)
+        for k in self.FIGURES:
+            self.values[k][idx] = result[k]
+        self.curve[idx] = np.nan
+        self.curve[idx + (slice(0, len(result["val_curve"])),)] = result["val_curve"]
+        self.save()
+
+    def dataset(self) -> xr.Dataset:
+        import models
+        import numba
+
+        dims = self.dims
+        ds = xr.Dataset(
+            {"test_error": (dims, self.values["test_error"],
+                            {"units": "%", "long_name": "test error after training"}),
+             "val_error": (dims, self.values["val_error"],
+                           {"units": "%", "long_name": "validation error, last epoch"}),
+             "seconds": (dims, self.values["seconds"],
+                         {"units": "s", "long_name": "wall time of the run"}),
+             "val_error_curve": (dims + ("epoch",), self.curve,
+                                 {"units": "%", "long_name": "validation error per epoch"})},
+            coords={**self.coords, "epoch": np.arange(1, self.curve.shape[-1] + 1)})
+        ds.attrs.update(self.attrs, numpy=np.__version__, numba=numba.__version__,
+                        xarray=xr.__version__, python=platform.python_version(),
+                        machine=platform.machine(),
+                        lowbit_models=getattr(models, "__file__", ""))
+        return ds
+
+    def save(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".nc.tmp")  # a kill mid-write must not lose the old file
+        self.dataset().to_netcdf(tmp, engine="scipy")
+        tmp.replace(self.path)
+        print(f"{time.strftime('%H:%M:%S')} wrote {self.path}", flush=True)
+        return self.path
 
 
-def save(ds: xr.Dataset, out, default_name: str) -> Path:
-    path = Path(out) if out else RESULTS / default_name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds.to_netcdf(path, engine="scipy")
-    print(f"wrote {path}")
-    return path
+def result_path(out, default_name: str) -> Path:
+    return Path(out) if out else RESULTS / default_name
+
+
+def budget_attrs(args, data, **extra) -> dict:
+    """The attrs every result file carries: the budget and the data hash."""
+    return {"epochs": args.epochs, "train_subset": args.train_subset or 0,
+            "schedule": args.schedule, "seed": args.seed, "dataset_sha256": data.sha256,
+            **extra}
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:

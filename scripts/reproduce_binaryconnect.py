@@ -37,32 +37,33 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=0.003)
     p.add_argument("--hidden", type=int, nargs="+", default=[512, 512])
     p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--only", nargs="+", default=None, help="labels of the variants to run")
+    p.add_argument("--only", nargs="+", default=None, choices=[v[0] for v in VARIANTS],
+                   help="labels of the variants to run")
     args = p.parse_args(argv)
 
     from models.methods.binary import binary_mlp
 
     data = R.load_mnist(args.data, args.train_subset)
-    runs = {}
     labels = [v[0] for v in VARIANTS if args.only is None or v[0] in args.only]
+    results = R.Results(
+        R.result_path(args.out, "binaryconnect.nc"), ("variant",), {"variant": labels},
+        R.budget_attrs(args, data, papers="Courbariaux et al. 2015 (BinaryConnect); Hubara et "
+                                          "al. 2016 (BNN)",
+                       hidden=str(args.hidden), lr=args.lr, optimizer="Adam",
+                       batch_size=args.batch_size),
+        epochs=args.epochs, resume=args.resume)
     with R.limit_threads(args.threads):
         for label, method, act, options in VARIANTS:
-            if label not in labels:
+            if label not in labels or results.done((label,)):
                 continue
             model = binary_mlp(data.input_shape, hidden=tuple(args.hidden), activation=act,
                                seed=args.seed, name=f"{label}-mlp")
-            runs[(label,)] = R.run(model, data, label=label, method=method, epochs=args.epochs,
-                                   seed=args.seed, batch_size=args.batch_size,
-                                   optimizer="adam", lr=args.lr, **options)
-    ds = R.to_dataset(runs, ("variant",), {"variant": labels},
-                      {"papers": "Courbariaux et al. 2015 (BinaryConnect); Hubara et al. 2016 "
-                                 "(BNN)", "hidden": str(args.hidden), "epochs": args.epochs,
-                       "train_subset": args.train_subset or 0, "lr": args.lr,
-                       "optimizer": "Adam", "batch_size": args.batch_size, "seed": args.seed,
-                       "dataset_sha256": data.sha256})
-    R.save(ds, args.out, "binaryconnect.nc")
+            results.add((label,), R.run(
+                model, data, label=label, method=method, epochs=args.epochs, seed=args.seed,
+                batch_size=args.batch_size, optimizer="adam", lr=args.lr,
+                schedule=args.schedule, progress=args.progress, **options))
     print(R.markdown_table(["variant", "test error (%)"],
-                           [[lab, f"{runs[(lab,)]['test_error']:.2f}"] for lab in labels]))
+                           [[lab, f"{results.get((lab,))['test_error']:.2f}"] for lab in labels]))
     return 0
 
 

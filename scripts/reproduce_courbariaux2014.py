@@ -43,35 +43,32 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from models import zoo
+    from models.methods.dynamic_fixed import DynamicFixedPointTraining
 
     data = R.load_mnist(args.data, args.train_subset)
-    runs, scales = {}, {}
+    labels = [v[0] for v in VARIANTS]
+    results = R.Results(
+        R.result_path(args.out, "courbariaux2014.nc"), ("variant",), {"variant": labels},
+        R.budget_attrs(args, data, paper="Courbariaux, Bengio & David 2014 (arXiv:1412.7024)",
+                       model=args.model, lr=args.lr, optimizer="SGD(momentum=0.9)",
+                       batch_size=args.batch_size, max_overflow_rate=1e-4,
+                       update_every_examples=args.update_every),
+        epochs=args.epochs, resume=args.resume)
     with R.limit_threads(args.threads):
         for label, method, options in VARIANTS:
+            if results.done((label,)):
+                continue
             if method == "dynamic_fixed":
-                from models.methods.dynamic_fixed import DynamicFixedPointTraining
-
                 method = DynamicFixedPointTraining(update_every=args.update_every, **options)
-            runs[(label,)] = R.run(zoo.get(args.model, seed=args.seed), data, label=label,
-                                   method=method, epochs=args.epochs, seed=args.seed,
-                                   batch_size=args.batch_size, lr=args.lr)
+            results.add((label,), R.run(
+                zoo.get(args.model, seed=args.seed), data, label=label, method=method,
+                epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
+                schedule=args.schedule, progress=args.progress))
             if not isinstance(method, str):
-                scales[label] = method.scales()
-    labels = [v[0] for v in VARIANTS]
-    ds = R.to_dataset(runs, ("variant",), {"variant": labels},
-                      {"paper": "Courbariaux, Bengio & David 2014 (arXiv:1412.7024)",
-                       "model": args.model, "epochs": args.epochs,
-                       "train_subset": args.train_subset or 0, "lr": args.lr,
-                       "optimizer": "SGD(momentum=0.9)", "batch_size": args.batch_size,
-                       "seed": args.seed, "max_overflow_rate": 1e-4,
-                       "update_every_examples": args.update_every,
-                       "dataset_sha256": data.sha256})
-    for label, fl in scales.items():
-        print(f"final fractional bits, {label}:")
-        print(fl.to_pandas().to_string())
-    R.save(ds, args.out, "courbariaux2014.nc")
+                print(f"final fractional bits, {label}:")
+                print(method.scales().to_pandas().to_string(), flush=True)
     print(R.markdown_table(["variant", "test error (%)"],
-                           [[lab, f"{runs[(lab,)]['test_error']:.2f}"] for lab in labels]))
+                           [[lab, f"{results.get((lab,))['test_error']:.2f}"] for lab in labels]))
     return 0
 
 

@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--fl", type=int, nargs="+", default=list(FLS))
     p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--no-float", action="store_true", help="skip the float32 baseline")
     args = p.parse_args(argv)
 
     from models import zoo
@@ -39,33 +40,38 @@ def main(argv=None) -> int:
     from precision import FixedPoint
 
     data = R.load_mnist(args.data, args.train_subset)
-    common = dict(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr)
-    runs = {}
+    common = dict(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
+                  schedule=args.schedule, progress=args.progress)
+    results = R.Results(
+        R.result_path(args.out, "gupta2015.nc"), ("rounding", "fl"),
+        {"rounding": ROUNDINGS, "fl": args.fl},
+        R.budget_attrs(args, data, paper="Gupta et al. 2015, ICML", model="gupta-1000-1000",
+                       wl=WL, lr=args.lr, batch_size=args.batch_size, optimizer="SGD"),
+        epochs=args.epochs, resume=args.resume)
     with R.limit_threads(args.threads):
-        float_run = R.run(zoo.get("gupta-1000-1000", seed=args.seed), data, label="float32",
-                          method="float", optimizer=SGD(momentum=0.0), **common)
+        # the float baseline first: every other cell is read against it
+        if not args.no_float and "float_test_error" not in results.attrs:
+            r = R.run(zoo.get("gupta-1000-1000", seed=args.seed), data, label="float32",
+                      method="float", optimizer=SGD(momentum=0.0), **common)
+            results.attrs.update(float_test_error=r["test_error"], float_val_error=r["val_error"],
+                                 float_seconds=r["seconds"],
+                                 float_val_error_curve=r["val_curve"])
+            results.save()
         for fl in args.fl:
             for rounding in ROUNDINGS:
+                if results.done((rounding, fl)):
+                    continue
                 fmt = FixedPoint(il=WL - fl, fl=fl, rounding=rounding)
-                runs[(rounding, fl)] = R.run(
+                results.add((rounding, fl), R.run(
                     zoo.get("gupta-1000-1000", seed=args.seed), data,
                     label=f"fixed <{WL - fl},{fl}> {rounding}", method="fixed", fmt=fmt,
-                    optimizer=SGD(momentum=0.0), **common)
-    ds = R.to_dataset(runs, ("rounding", "fl"), {"rounding": ROUNDINGS, "fl": args.fl},
-                      {"paper": "Gupta et al. 2015, ICML", "model": "gupta-1000-1000",
-                       "wl": WL, "epochs": args.epochs, "train_subset": args.train_subset or 0,
-                       "lr": args.lr, "batch_size": args.batch_size, "optimizer": "SGD",
-                       "seed": args.seed, "dataset_sha256": data.sha256,
-                       "float_test_error": float_run["test_error"],
-                       "float_val_error": float_run["val_error"],
-                       "float_seconds": float_run["seconds"]})
-    R.save(ds, args.out, "gupta2015.nc")
-    rows = [["float32", "-", f"{float_run['test_error']:.2f}"]]
-    for fl in args.fl:
-        for rounding in ROUNDINGS:
-            rows.append([f"<{WL - fl},{fl}>", rounding,
-                         f"{runs[(rounding, fl)]['test_error']:.2f}"])
-    print(R.markdown_table(["format", "rounding", "test error (%)"], rows))
+                    optimizer=SGD(momentum=0.0), **common))
+    float_error = results.attrs.get("float_test_error", float("nan"))
+    rows = [[f"<{WL - fl},{fl}>"]
+            + [f"{results.get((rounding, fl))['test_error']:.2f}" for rounding in ROUNDINGS]
+            + [f"{float_error:.2f}"] for fl in args.fl]
+    print(R.markdown_table(["format `<IL,FL>`", "round-to-nearest", "stochastic",
+                            "float32 (same budget)"], rows))
     return 0
 
 
