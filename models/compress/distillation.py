@@ -109,8 +109,9 @@ def distill(student, teacher, data, *, temperature: float = 4.0, alpha: float = 
         raise ValueError(f"logit_scale={logit_scale} is out of range; expected a finite "
                          "number > 0")
     if mode != "logits" and logit_scale != 1.0:
-        raise ValueError(f"logit_scale={logit_scale!r} applies to mode='logits' only; "
-                         f"mode={mode!r} is invariant to it (leave it at 1.0)")
+        raise ValueError(f"logit_scale={logit_scale!r} applies to mode='logits' only; with "
+                         f"mode={mode!r} leave it at 1.0 (the temperature sets how soft the "
+                         "teacher's targets are)")
     model = student.copy()
     opt = get_optimizer(optimizer)
     lr = DEFAULT_LR.get(type(opt).__name__, 0.01) if lr is None else float(lr)

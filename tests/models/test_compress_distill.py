@@ -55,15 +55,28 @@ def test_bad_parameters(kw, exc, match):
         distillation_loss(z, z, np.zeros(2, np.int64), **kw)
 
 
-def test_distill_on_digits():
+@pytest.fixture(scope="module")
+def digits500():
     d = datasets.load("digits")
-    data = datasets.Dataset(d.x_train[:500].copy(), d.y_train[:500].copy(), d.x_val.copy(),
+    return datasets.Dataset(d.x_train[:500].copy(), d.y_train[:500].copy(), d.x_val.copy(),
                             d.y_val.copy(), d.x_test.copy(), d.y_test.copy(),
                             name="digits500", n_classes=10)
-    teacher = zoo.get("digits-mlp", seed=0)
-    train(teacher, data, epochs=4, seed=0, progress=False)
-    student = Sequential([Flatten(), Dense(64, 12, seed=1), ReLU(), Dense(12, 10, seed=2)],
-                         (1, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def teacher(digits500):
+    model = zoo.get("digits-mlp", seed=0)
+    train(model, digits500, epochs=4, seed=0, progress=False)
+    return model
+
+
+def _student():
+    return Sequential([Flatten(), Dense(64, 12, seed=1), ReLU(), Dense(12, 10, seed=2)],
+                      (1, 8, 8))
+
+
+def test_distill_on_digits(digits500, teacher):
+    data, student = digits500, _student()
     before = student.params()["dense1/weight"].copy()
     accuracy = {}
     for mode in ("hinton", "logits"):
@@ -80,3 +93,35 @@ def test_distill_on_digits():
     assert accuracy["hinton"] > alone.accuracy_after
     with pytest.raises(ValueError, match="teacher has 10 outputs, student 4"):
         distill(Sequential([Flatten(), Dense(64, 4)], (1, 8, 8)), teacher, data)
+
+
+def test_logit_scale_is_a_scaled_teacher(digits500, teacher):
+    """Regressing logits scaled by 1/2 (exact in binary) trains bit for bit as regressing a
+    teacher whose last layer was halved; "std" uses 1 / std of the teacher's training logits."""
+    half = teacher.copy()
+    for key in ("weight", "bias"):
+        half.layers[-1].params()[key] *= 0.5
+    a, ra = distill(_student(), teacher, digits500, mode="logits", epochs=2, lr=0.01,
+                    logit_scale=0.5)
+    b, _ = distill(_student(), half, digits500, mode="logits", epochs=2, lr=0.01)
+    for key, value in a.params().items():
+        np.testing.assert_array_equal(value, b.params()[key])
+    assert ra.settings["logit_scale"] == 0.5
+    _, rs = distill(_student(), teacher, digits500, mode="logits", epochs=1, lr=0.01,
+                    logit_scale="std")
+    z = teacher.logits(digits500.x_train)
+    assert rs.settings["logit_scale"] == 1.0 / float(np.std(z, dtype=np.float64))
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(mode="logits", logit_scale="max"), ValueError,
+     r"logit_scale='max' is not known; expected a positive number or 'std'"),
+    (dict(mode="logits", logit_scale=0.0), ValueError,
+     r"logit_scale=0.0 is out of range; expected a finite number > 0"),
+    (dict(mode="logits", logit_scale=True), TypeError, r"logit_scale must be a number or 'std'"),
+    (dict(logit_scale="std"), ValueError,
+     r"logit_scale='std' applies to mode='logits' only; with mode='hinton' leave it at 1.0"),
+])
+def test_bad_logit_scale(digits500, teacher, kw, exc, match):
+    with pytest.raises(exc, match=match):
+        distill(_student(), teacher, digits500, epochs=1, **kw)
