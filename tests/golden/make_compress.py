@@ -56,6 +56,10 @@ def golden() -> dict[str, np.ndarray]:
                                                   finetune_epochs=1)
         for key, value in small.params().items():
             out[f"deep/{key}"] = value
+        cnn = zoo.get("digits-cnn", seed=0)
+        for name, h in compress.hessian_diagonal(cnn, data.x_train[:20],
+                                                 data.y_train[:20]).items():
+            out[f"obd/digits-cnn/{name}"] = h
         out["deep/row_bits"] = np.array([[r.entries, r.stored_bits, r.huffman_bits,
                                           r.bytes_after] for r in report.layers], np.int64)
     return out
