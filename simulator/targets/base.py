@@ -2,168 +2,42 @@
 
 A target is a frozen dataclass in four parts:
 
-* :class:`Arithmetic`: which operand types the datapath multiplies natively (its *lanes*, e.g.
+* :class:`Arithmetic` (``_arithmetic.py``): which operand types the datapath multiplies natively (its *lanes*, e.g.
   ``int8`` with 64 MACs per instruction), how many instructions it issues per cycle, the hard
   multiplier tile (27×18 for a DSP48E2), the accumulator, and the default operand formats.
-* :class:`Energy`: picojoules per multiply and add by operand width (reference points from a
+* :class:`Energy` (``_energy.py``): picojoules per multiply and add by operand width (reference points from a
   cited table plus a stated scaling rule between and beyond them), and per-instruction overhead.
-* a tuple of :class:`MemoryLevel` s from the nearest to the farthest, each with a capacity and
+* a tuple of :class:`MemoryLevel` s (``_memory.py``) from the nearest to the farthest, each with a capacity and
   picojoules per byte moved.
 * for FPGAs, an :class:`~simulator.targets._fabric.FpgaFabric`: resources per MAC and the device
   budget.
 
-All energies are picojoules (pJ), clocks hertz, capacities bytes.
+All energies are picojoules (pJ), clocks hertz, capacities bytes.  This module holds
+:class:`Target` itself: the checks of the whole, the lane and throughput queries, the energy
+of each operation and the summary; TOML files are read and written by ``_toml.py``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from simulator.targets._checks import FrozenMap, check_float, check_int, check_map, check_str
-from simulator.targets._energy import Energy, float_key
+from simulator.targets._arithmetic import (
+    SIGN_SELECT_BITS, Arithmetic, operand_pair, sign_select_operand, wider_float,
+)
+from simulator.targets._checks import check_float, check_str
+from simulator.targets._energy import Energy
 from simulator.targets._fabric import FpgaFabric
-from simulator.targets._operands import Operand, as_operand, holds
+from simulator.targets._memory import MemoryLevel
+from simulator.targets._operands import Operand, as_operand
+
+# Arithmetic, Energy, MemoryLevel and the sign-select rule are imported from here by the built-in
+# target modules and simulator.targets.
+__all__ = ["KINDS", "SIGN_SELECT_BITS", "Arithmetic", "Energy", "MemoryLevel", "Target",
+           "sign_select_operand"]
 
 KINDS = ("cpu", "fpga", "asic")
-ENERGY_AT = ("operand", "lane")
-
-
-def _label_key(name: str, value: Any) -> str:
-    return as_operand(value, name).label
-
-
-def _pos_int(name: str, value: Any) -> int:
-    return check_int(name, value, 1)
-
-
-@dataclass(frozen=True)
-class MemoryLevel:
-    """A level of the memory hierarchy: ``capacity_bytes`` (None: unbounded, e.g. DRAM), the
-    energy ``pj_per_byte`` of reading or writing one byte there (one figure for both: the
-    cited tables give one access energy), and the ``bandwidth_bytes_per_s`` one core or engine
-    gets from it (None: never the bottleneck)."""
-
-    name: str
-    pj_per_byte: float
-    capacity_bytes: int | None = None
-    bandwidth_bytes_per_s: float | None = None
-    source: str = ""
-
-    def __post_init__(self):
-        check_str("memory.name", self.name)
-        object.__setattr__(self, "pj_per_byte", check_float(
-            f"memory[{self.name!r}].pj_per_byte", self.pj_per_byte, what="energy"))
-        if self.capacity_bytes is not None:
-            check_int(f"memory[{self.name!r}].capacity_bytes", self.capacity_bytes, 1)
-        if self.bandwidth_bytes_per_s is not None:
-            object.__setattr__(self, "bandwidth_bytes_per_s", check_float(
-                f"memory[{self.name!r}].bandwidth_bytes_per_s", self.bandwidth_bytes_per_s,
-                positive=True))
-        check_str("memory.source", self.source)
-
-
-@dataclass(frozen=True)
-class Arithmetic:
-    """What the datapath computes natively.
-
-    ``lanes``: operand type label (``"int8"``, ``"int1"``, ``"fp32"``) -> MACs per instruction (per
-    DSP or PE for FPGAs/ASICs).  An operand pair runs on the narrowest lane that holds both (see
-    ``lane_for`` and :func:`~simulator.targets._operands.holds`).  ``units``: label -> instructions
-    issued per cycle, i.e. lane groups completed per cycle (default 1; e.g. 2 for a core with two
-    SIMD ports, or the PE count of an ASIC array).  ``instructions``: label -> instructions issued
-    per lane group, for the energy overhead only (default 1; XOR + POPCNT + ADD is 3 per 64-bit
-    word, though only POPCNT limits the throughput).  ``energy_at``: ``"lane"`` prices a MAC at the
-    lane's width (a CPU sign-extends an int4 into an int8 lane), ``"operand"`` at the operands' own
-    widths (a custom datapath).  ``multiplier``: the hard multiplier tile (27, 18) or None.
-    """
-
-    lanes: FrozenMap
-    units: FrozenMap = field(default_factory=FrozenMap)
-    instructions: FrozenMap = field(default_factory=FrozenMap)
-    accumulator_width: int = 32
-    accumulator_overflow: str = "wrap"
-    accumulator_float: str | None = None
-    multiplier: tuple[int, int] | None = None
-    default_weights: str = "int8"
-    default_activations: str = "int8"
-    energy_at: str = "operand"
-
-    def __post_init__(self):
-        s = object.__setattr__
-        s(self, "lanes", check_map("arithmetic.lanes", self.lanes, _label_key, _pos_int,
-                                   nonempty=True))
-        s(self, "units", check_map("arithmetic.units", self.units, _label_key, _pos_int))
-        s(self, "instructions", check_map("arithmetic.instructions", self.instructions,
-                                          _label_key, _pos_int))
-        for name in ("units", "instructions"):
-            extra = sorted(set(getattr(self, name)) - set(self.lanes))
-            if extra:
-                raise ValueError(f"arithmetic.{name} names {extra[0]!r}, which is not in "
-                                 f"arithmetic.lanes ({', '.join(self.lanes)})")
-        check_int("arithmetic.accumulator_width", self.accumulator_width, 1, 64)
-        check_str("arithmetic.accumulator_overflow", self.accumulator_overflow,
-                  ("wrap", "saturate"))
-        if self.accumulator_float is not None:
-            s(self, "accumulator_float", float_key("arithmetic.accumulator_float",
-                                                    self.accumulator_float))
-        if self.multiplier is not None:
-            m = self.multiplier
-            if not isinstance(m, (tuple, list)) or len(m) != 2:
-                raise TypeError(f"arithmetic.multiplier must be a pair of ints, got {m!r}")
-            s(self, "multiplier", (check_int("arithmetic.multiplier[0]", m[0], 1, 64),
-                                   check_int("arithmetic.multiplier[1]", m[1], 1, 64)))
-        check_str("arithmetic.default_weights", self.default_weights)
-        check_str("arithmetic.default_activations", self.default_activations)
-        check_str("arithmetic.energy_at", self.energy_at, ENERGY_AT)
-
-    def lane_for(self, a: Operand, b: Operand) -> Operand | None:
-        """The lane that runs an a×b MAC: the narrowest lane holding both (the kernels dispatch
-        by operand type: binary × binary to XNOR-popcount), then the most MACs per cycle.
-        None when no lane holds them."""
-        best, key = None, None
-        for label, lanes in self.lanes.items():
-            lane = as_operand(label)
-            if holds(lane, a) and holds(lane, b):
-                k = (lane.bits, -lanes * self.units.get(label, 1))
-                if key is None or k < key:
-                    best, key = lane, k
-        return best
-
-
-#: Widest integer operand multiplied by sign selection: binary (±1, 1 bit) and ternary
-#: ({-1, 0, +1}, 2 bits) weights.
-SIGN_SELECT_BITS = 2
-
-
-def sign_select_operand(a: Operand, b: Operand) -> Operand | None:
-    """The float operand of a sign-select MAC, else None.
-
-    A binary or ternary operand times a float one is no multiplication: the product is the
-    float operand, its negation or zero, chosen by the weight's sign bits (BinaryConnect,
-    Courbariaux et al. 2015, sec. 2: "replace many multiply-accumulate operations by simple
-    accumulations").  Such a MAC is one float add/subtract in the accumulator.
-    """
-    if a.kind == b.kind:
-        return None
-    i, f = (a, b) if b.is_float else (b, a)
-    return f if i.bits <= SIGN_SELECT_BITS else None
-
-
-def _operand_pair(a: Any, b: Any) -> tuple[Operand, Operand]:
-    oa, ob = as_operand(a, "a_bits"), as_operand(b, "b_bits")
-    if oa.kind != ob.kind and sign_select_operand(oa, ob) is None:
-        raise ValueError(f"a_bits={a!r} and b_bits={b!r} mix an integer and a float operand; "
-                         "a MAC multiplies two integers or two floats (or selects the sign of "
-                         f"a float by a binary/ternary operand of <= {SIGN_SELECT_BITS} bits)")
-    return oa, ob
-
-
-def _wider_float(a: Operand, b: Operand) -> Operand:
-    from simulator.targets._operands import float_operand
-
-    return float_operand(max(a.exp_bits, b.exp_bits), max(a.man_bits, b.man_bits))
 
 
 @dataclass(frozen=True)
@@ -223,7 +97,7 @@ class Target:
 
     def lane(self, a_bits: Any, b_bits: Any) -> Operand:
         """The lane an a×b MAC runs on; ValueError when the target has none."""
-        oa, ob = _operand_pair(a_bits, b_bits)
+        oa, ob = operand_pair(a_bits, b_bits)
         lane = self.arithmetic.lane_for(oa, ob)
         if lane is None:
             raise ValueError(
@@ -237,7 +111,7 @@ class Target:
         Operands are bit widths, names (``"fp16"``) or ``precision`` formats; with one argument
         the question is whether that operand type multiplies with itself natively.
         """
-        oa, ob = _operand_pair(weight_bits, weight_bits if act_bits is None else act_bits)
+        oa, ob = operand_pair(weight_bits, weight_bits if act_bits is None else act_bits)
         return self.arithmetic.lane_for(oa, ob) is not None
 
     def simd_lanes(self, bits: Any) -> int:
@@ -290,14 +164,14 @@ class Target:
 
     def mult_energy_pj(self, a_bits: Any, b_bits: Any) -> float:
         """Energy of one multiply (pJ), at the operand widths or the lane width (``energy_at``)."""
-        oa, ob = _operand_pair(a_bits, b_bits)
+        oa, ob = operand_pair(a_bits, b_bits)
         if sign_select_operand(oa, ob) is not None:
             # Modelling assumption: selecting or negating by a sign bit (a mux / an XOR on the
             # float's sign) costs nothing next to the add; Horowitz 2014 lists no such energy.
             return 0.0
         a, b = self._priced(oa, ob)
         if a.is_float:
-            return self.energy.float_mult(_wider_float(a, b))
+            return self.energy.float_mult(wider_float(a, b))
         return self.energy.int_mult(a.bits, b.bits)
 
     def add_energy_pj(self, bits: Any) -> float:
@@ -327,7 +201,7 @@ class Target:
 
     def accumulate_energy_pj(self, a_bits: Any, b_bits: Any, acc_bits: Any = None) -> float:
         """The add term of ``mac_energy_pj``: one add at the accumulator's width or format."""
-        a, b = _operand_pair(a_bits, b_bits)
+        a, b = operand_pair(a_bits, b_bits)
         ar = self.arithmetic
         if acc_bits is not None:
             return self.add_energy_pj(as_operand(acc_bits, "acc_bits"))
@@ -339,7 +213,7 @@ class Target:
             return self.add_energy_pj(acc)
         if not pa.is_float:
             return self.add_energy_pj(ar.accumulator_width)
-        acc = as_operand(ar.accumulator_float) if ar.accumulator_float else _wider_float(pa, pb)
+        acc = as_operand(ar.accumulator_float) if ar.accumulator_float else wider_float(pa, pb)
         return self.add_energy_pj(acc)
 
     def instruction_energy_pj(self, a_bits: Any, b_bits: Any) -> float:
