@@ -24,9 +24,18 @@ REQUANTIZING_OPS = ("dense", "conv2d", "avgpool2d", "add", "batchnorm")
 _ROLES = ("weights", "bias", "activations")
 
 
-def _as_format(role: str, value: Any):
-    """A number format from a format object or a spec string (``precision.get``)."""
+def as_format(role: str, value: Any, *, required: bool = False):
+    """A number format from a format object or a spec string (``precision.get``).
+
+    ``None`` passes through (it means "inherit" or "not quantized" to the caller) unless
+    ``required``, when it is a ValueError.  ``role`` names the argument in the errors.  Also
+    used by the training methods (models/methods/qat.py), so that a format given to a method
+    and one given to a QConfig are read the same way.
+    """
     if value is None:
+        if required:
+            raise ValueError(f"{role} is required: pass a precision format, e.g. "
+                             f"{role}=FixedPoint(il=4, fl=12) or {role}='Q4.12'")
         return None
     from precision.base import NumberFormat
 
@@ -35,8 +44,8 @@ def _as_format(role: str, value: Any):
 
         return precision.get(value)
     if not isinstance(value, NumberFormat):
-        raise TypeError(f"{role} must be a number format, a format spec string or None, "
-                        f"got {type(value).__name__} {value!r}")
+        allowed = "a number format or a format spec string" + ("" if required else " or None")
+        raise TypeError(f"{role} must be {allowed}, got {type(value).__name__} {value!r}")
     return value
 
 
@@ -66,7 +75,7 @@ class LayerConfig:
 
     def __post_init__(self):
         for role in _ROLES:
-            object.__setattr__(self, role, _as_format(role, getattr(self, role)))
+            object.__setattr__(self, role, as_format(role, getattr(self, role)))
         object.__setattr__(self, "accumulator", _as_accumulator(self.accumulator))
 
     def merged(self, fallback: "LayerConfig") -> "LayerConfig":
@@ -131,7 +140,7 @@ class QConfig:
     def __post_init__(self):
         if not isinstance(self.default, LayerConfig):
             raise TypeError(f"default must be a LayerConfig, got {type(self.default).__name__}")
-        object.__setattr__(self, "input", _as_format("input", self.input))
+        object.__setattr__(self, "input", as_format("input", self.input))
         if not isinstance(self.layers, FrozenMap):
             if not isinstance(self.layers, Mapping):
                 raise TypeError(f"layers must be a mapping of layer name to LayerConfig, got "
@@ -146,7 +155,7 @@ class QConfig:
 
         ``accumulator=None`` uses the target's accumulator at simulate time.
         """
-        fmt = _as_format("fmt", fmt)
+        fmt = as_format("fmt", fmt)
         return cls(default=LayerConfig(weights=weights or fmt, bias=bias or fmt,
                                        activations=activations or fmt,
                                        accumulator=accumulator), input=input)

@@ -33,22 +33,11 @@ ROLE_WEIGHT, ROLE_BIAS, ROLE_ACTIVATION, ROLE_ERROR, ROLE_UPDATE = range(5)
 
 
 def as_format(name: str, value, *, required: bool = False):
-    """A ``precision`` format from a format object or a spec string (``precision.get``)."""
-    from precision.base import NumberFormat
+    """A ``precision`` format from a format object or a spec string: ``simulator.qconfig``'s
+    ``as_format`` (imported on first use, which keeps ``import models`` light)."""
+    from simulator.qconfig import as_format as qconfig_as_format
 
-    if value is None:
-        if required:
-            raise ValueError(f"{name} is required: pass a precision format, e.g. "
-                             f"{name}=FixedPoint(il=4, fl=12) or {name}='Q4.12'")
-        return None
-    if isinstance(value, str):
-        import precision
-
-        return precision.get(value)
-    if not isinstance(value, NumberFormat):
-        raise TypeError(f"{name} must be a precision format or a spec string, got "
-                        f"{type(value).__name__} {value!r}")
-    return value
+    return qconfig_as_format(name, value, required=required)
 
 
 def deterministic(fmt):
