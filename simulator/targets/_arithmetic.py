@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.targets._checks import FrozenMap, check_int, check_map, check_str
-from simulator.targets._energy import float_key
+from simulator.targets._checks import FrozenMap, check_int, check_map, check_str, float_key
 from simulator.targets._operands import Operand, as_operand, float_operand, holds
 
 ENERGY_AT = ("operand", "lane")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from simulator.targets._operands import FLOAT_FORMATS, as_operand
+
 
 class FrozenMap(dict):
     """A read-only, hashable, picklable dict (the mappings inside frozen target dataclasses)."""
@@ -77,3 +79,12 @@ def bits_key(name: str, value: Any) -> int:
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     return check_int(name, value, 1, 64)
+
+
+def float_key(name: str, value: Any) -> str:
+    """A float-format key (``"fp16"``), checked."""
+    op = as_operand(value, name)
+    if not op.is_float:
+        raise ValueError(f"{name}: {value!r} is not a float format; known: "
+                         f"{', '.join(FLOAT_FORMATS)}")
+    return op.label

@@ -6,21 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.targets._checks import FrozenMap, bits_key, check_float, check_map, check_str
-from simulator.targets._operands import FLOAT_FORMATS, Operand, as_operand
+from simulator.targets._checks import (
+    FrozenMap, bits_key, check_float, check_map, check_str, float_key,
+)
+from simulator.targets._operands import Operand, as_operand
 
 
 def _energy(name: str, value: Any) -> float:
     return check_float(name, value, what="energy")
-
-
-def float_key(name: str, value: Any) -> str:
-    """A float-format key (``"fp16"``), checked."""
-    op = as_operand(value, name)
-    if not op.is_float:
-        raise ValueError(f"{name}: {value!r} is not a float format; known: "
-                         f"{', '.join(FLOAT_FORMATS)}")
-    return op.label
 
 
 def _piecewise(x: float, xs: list[float], ys: list[float]) -> float:

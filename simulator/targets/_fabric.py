@@ -16,8 +16,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.targets._checks import FrozenMap, check_float, check_int, check_map, check_str
-from simulator.targets._operands import Operand, as_operand, float_operand
+from simulator.targets._checks import (
+    FrozenMap, check_float, check_int, check_map, check_str, float_key,
+)
+from simulator.targets._operands import Operand, float_operand
 from simulator.targets.devices import BRAM36_BITS, Device, get_device
 
 #: RAMB36E2 port aspect ratios (depth, width) in simple dual-port mode (Xilinx UG573, "Block RAM
@@ -25,13 +27,6 @@ from simulator.targets.devices import BRAM36_BITS, Device, get_device
 BRAM36_SHAPES: tuple[tuple[int, int], ...] = (
     (32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72),
 )
-
-
-def _float_label(name: str, value: Any) -> str:
-    op = as_operand(value, name)
-    if not op.is_float:
-        raise ValueError(f"{name}: {value!r} is not a float format")
-    return op.label
 
 
 def _resource(name: str, value: Any) -> float:
@@ -68,9 +63,9 @@ class FpgaFabric:
             s(self, name, check_float(f"fpga.{name}", getattr(self, name),
                                       what="resource count"))
         s(self, "float_mac_dsp", check_map("fpga.float_mac_dsp", self.float_mac_dsp,
-                                           _float_label, _resource))
+                                           float_key, _resource))
         s(self, "float_mac_lut", check_map("fpga.float_mac_lut", self.float_mac_lut,
-                                           _float_label, _resource))
+                                           float_key, _resource))
         u = check_float("fpga.utilization", self.utilization, positive=True)
         if u > 1:
             raise ValueError(f"fpga.utilization={u} is out of range; expected 0 < "
