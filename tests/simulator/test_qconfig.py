@@ -128,3 +128,18 @@ def test_check_refuses_formats_the_target_cannot_run():
 
 def test_operand_names():
     assert operand(Q44) == 8
+
+
+def test_as_format_reads_objects_strings_and_refuses_the_rest():
+    from simulator.qconfig import as_format
+
+    assert as_format("weights", None) is None
+    assert as_format("weights", "Q4.12") == FixedPoint(il=4, fl=12)
+    assert as_format("weights", Q44) is Q44
+    with pytest.raises(ValueError, match=r"fmt is required: pass a precision format"):
+        as_format("fmt", None, required=True)
+    with pytest.raises(TypeError, match=r"fmt must be a number format or a format spec string, "
+                                         r"got int 3$"):
+        as_format("fmt", 3, required=True)
+    with pytest.raises(TypeError, match=r"weights must be .* or None, got float 0.5"):
+        as_format("weights", 0.5)
