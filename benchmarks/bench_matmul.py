@@ -1,6 +1,7 @@
 """Throughput of ops.matmul against numpy references in the same process, as ratios.
 
-Run: ``python benchmarks/bench_matmul.py`` (2 threads for Numba and OpenBLAS).  Targets:
+Run: ``flock /tmp/lowbit-bench.lock python benchmarks/bench_matmul.py [case ...]`` (cases:
+``fixed16``, ``int64``, ``xnor``, ``ternary``; default all).  Targets (issue #3):
 
 * 512x512x512 fixed point, 16-bit codes, exact (float64 BLAS path): >= 0.8x float64 BLAS.
 * 512x512x512, 32-bit codes, 64-bit wrapping accumulator (int64 path): >= 10x numpy's int64
@@ -8,68 +9,176 @@ Run: ``python benchmarks/bench_matmul.py`` (2 threads for Numba and OpenBLAS).  
 * XNOR-popcount M = N = 512, K = 4096 on ``Binary().quantize`` outputs: >= 6x float32 BLAS on the
   same +-1 matrices; ternary (two planes) >= 3x.
 
-Ratios are ``reference time / ops time`` (higher is better), best of several runs.
+Method (printed with the results).  Both sides use 2 threads: Numba's pool and OpenBLAS's
+default (numpy float32/float64 ``matmul``).  The reference and ``ops.matmul`` are timed in
+*separate blocks* with a pause before each block: OpenBLAS's worker threads keep spinning (with
+``sched_yield``) for about 0.1 s after a BLAS call returns, and OpenMP workers spin briefly after
+a Numba parallel region; on a 2-core machine a spinning pool of one side halves the other side's
+throughput if the two are interleaved call by call (measured: the process burns about 30 ms of
+CPU in the 100 ms after a float32 GEMM, about 5 ms after ``ops.matmul``).  Every block starts
+with one untimed call (thread wake-up, first-touch page faults; the kernels were compiled
+before).  Blocks alternate over several rounds so that a change of machine load falls on both
+sides.  Reported: each side's median and spread (min..max) over all timed calls, and the ratio of
+medians ``reference / ops`` (higher is better).  For the popcount cases a load-insensitive
+figure is added: single-thread CPU time (``time.thread_time``) of the reference and of the
+popcount kernel alone.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
-from _timing import best_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 THREADS = 2
+#: Longer than OpenBLAS's spin-wait (about 0.1 s, measured) and libgomp's (a few ms).
+PAUSE_S = 0.4
 
 
-def best_time(fn, repeat: int = 7) -> float:
-    return best_of(fn, repeat, warmup=True)
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
-def main() -> dict[str, float]:
+def paired_blocks(ref, ours, rounds: int = 3, per_block: int = 3, pause: float = PAUSE_S):
+    """Wall-clock seconds of ``ref()`` and ``ours()``: ``rounds`` alternating blocks, each
+    ``pause`` s of sleep, one untimed call and ``per_block`` timed calls.  Returns two arrays."""
+    t_ref, t_ours = [], []
+    for r in range(rounds):
+        order = ((ref, t_ref), (ours, t_ours)) if r % 2 == 0 else ((ours, t_ours), (ref, t_ref))
+        for fn, sink in order:
+            time.sleep(pause)
+            fn()
+            sink.extend(_timed(fn) for _ in range(per_block))
+    return np.array(t_ref), np.array(t_ours)
+
+
+def thread_cpu(fn, repeat: int = 7) -> np.ndarray:
+    """Single-thread CPU seconds of ``repeat`` calls (after one untimed call)."""
+    fn()
+    out = []
+    for _ in range(repeat):
+        t0 = time.thread_time()
+        fn()
+        out.append(time.thread_time() - t0)
+    return np.array(out)
+
+
+def _fmt(ts: np.ndarray) -> str:
+    ms = ts * 1e3
+    return f"median {np.median(ms):8.2f} ms  [{ms.min():7.2f} .. {ms.max():7.2f}] (n={ms.size})"
+
+
+def _report(label: str, target: float, t_ref, t_ours) -> float:
+    ratio = float(np.median(t_ref) / np.median(t_ours))
+    print(f"{label}   (goal >= {target}x)")
+    print(f"    reference  {_fmt(t_ref)}")
+    print(f"    ops        {_fmt(t_ours)}")
+    print(f"    ratio of medians {ratio:6.2f}x   (ratio range over extremes "
+          f"{t_ref.min() / t_ours.max():.2f}x .. {t_ref.max() / t_ours.min():.2f}x)")
+    return ratio
+
+
+def case_fixed16(rng, rounds, per_block):
+    from precision import FixedPoint, QArray
+    from simulator import Accumulator, ops
+
+    n = 512
+    f16 = FixedPoint(4, 12)
+    qa = QArray(rng.integers(-2**15, 2**15, (n, n)).astype(np.int16), f16, f16.step)
+    qb = QArray(rng.integers(-2**15, 2**15, (n, n)).astype(np.int16), f16, f16.step)
+    af, bf = qa.codes.astype(np.float64), qb.codes.astype(np.float64)
+    acc = Accumulator(48, "saturate")
+    t_ref, t_ops = paired_blocks(lambda: np.matmul(af, bf), lambda: ops.matmul(qa, qb, acc=acc),
+                                 rounds, per_block)
+    return _report("fixed16 exact 512^3 vs float64 BLAS", 0.8, t_ref, t_ops)
+
+
+def case_int64(rng, rounds, per_block):
+    from precision import FixedPoint, QArray
+    from simulator import Accumulator, ops
+
+    n = 512
+    f32 = FixedPoint(32, 0)
+    qa = QArray(rng.integers(-2**31, 2**31, (n, n)).astype(np.int32), f32, 1.0)
+    qb = QArray(rng.integers(-2**31, 2**31, (n, n)).astype(np.int32), f32, 1.0)
+    a64, b64 = qa.codes.astype(np.int64), qb.codes.astype(np.int64)
+    acc64 = Accumulator(64, "wrap")
+    # numpy's int64 matmul (no BLAS) takes about a second per call: one round of 7 calls.
+    t_ref, t_ops = paired_blocks(lambda: np.matmul(a64, b64),
+                                 lambda: ops.matmul(qa, qb, acc=acc64, method="int"),
+                                 rounds=1, per_block=7)
+    return _report("int64 path, 32-bit codes 512^3 vs numpy int64", 10, t_ref, t_ops)
+
+
+def case_popcount(rng, rounds, per_block, name):
     import numba
     from threadpoolctl import threadpool_limits
 
-    from precision import Binary, FixedPoint, QArray, Ternary
+    from precision import Binary, Ternary
     from simulator import Accumulator, ops
+    from simulator import _xnor_kernels as X
+    from simulator._packed import row_planes
+
+    m, k = 512, 4096
+    fmt, target = (Binary(), 6) if name == "xnor" else (Ternary(), 3)
+    qa, qb = fmt.quantize(rng.normal(size=(m, k))), fmt.quantize(rng.normal(size=(k, m)))
+    fa, fb = qa.codes.astype(np.float32), qb.codes.astype(np.float32)
+    acc = Accumulator(32)
+    t0 = time.perf_counter()
+    ops.matmul(qa, qb, acc=acc)  # packs qb along K once (qa came packed from quantize)
+    first = time.perf_counter() - t0
+    t_ref, t_ops = paired_blocks(lambda: np.matmul(fa, fb), lambda: ops.matmul(qa, qb, acc=acc),
+                                 rounds, per_block)
+    ratio = _report(f"{name} popcount M=N=512 K=4096 vs float32 BLAS", target, t_ref, t_ops)
+    print(f"    first ops.matmul (packs qb along K, once): {first * 1e3:.1f} ms")
+    an, az = row_planes(qa, 1)
+    bn, bz = row_planes(qb, 0)
+    c = np.empty((m, m), np.int64)
+    kernel = ((lambda: X.xnor_gemm(an, bn, k, c)) if name == "xnor"
+              else (lambda: X.ternary_gemm(an, az, bn, bz, c)))
+    numba.set_num_threads(1)
+    with threadpool_limits(1):
+        cpu_ref = thread_cpu(lambda: np.matmul(fa, fb))
+        cpu_kernel = thread_cpu(kernel)
+    numba.set_num_threads(THREADS)
+    print(f"    1-thread CPU time: sgemm {np.median(cpu_ref) * 1e3:.2f} ms, kernel "
+          f"{np.median(cpu_kernel) * 1e3:.2f} ms: ratio {np.median(cpu_ref) / np.median(cpu_kernel):.2f}x")
+    return ratio
+
+
+def main(cases=("fixed16", "int64", "xnor", "ternary"), rounds: int = 3, per_block: int = 3):
+    import numba
+
+    from simulator import ops
 
     numba.set_num_threads(THREADS)
+    ops.warmup()
     rng = np.random.default_rng(0)
+    load0 = os.getloadavg()
+    print(f"method: {rounds} rounds x {per_block} timed calls per side, blocks alternate, "
+          f"{PAUSE_S} s pause + 1 untimed call before each block; threads: Numba {THREADS} "
+          f"({numba.threading_layer()} layer), BLAS default")
     ratios = {}
-    with threadpool_limits(THREADS):
-        ops.warmup()
-        n = 512
-        f16 = FixedPoint(4, 12)
-        qa = QArray(rng.integers(-2**15, 2**15, (n, n)).astype(np.int16), f16, f16.step)
-        qb = QArray(rng.integers(-2**15, 2**15, (n, n)).astype(np.int16), f16, f16.step)
-        af, bf = qa.codes.astype(np.float64), qb.codes.astype(np.float64)
-        acc = Accumulator(48, "saturate")
-        t_ref = best_time(lambda: np.matmul(af, bf))
-        t_ops = best_time(lambda: ops.matmul(qa, qb, acc=acc))
-        ratios["fixed16 exact vs float64 BLAS (>= 0.8)"] = t_ref / t_ops
-
-        f32 = FixedPoint(32, 0)
-        qa = QArray(rng.integers(-2**31, 2**31, (n, n)).astype(np.int32), f32, 1.0)
-        qb = QArray(rng.integers(-2**31, 2**31, (n, n)).astype(np.int32), f32, 1.0)
-        a64, b64 = qa.codes.astype(np.int64), qb.codes.astype(np.int64)
-        acc64 = Accumulator(64, "wrap")
-        t_ref = best_time(lambda: np.matmul(a64, b64), repeat=2)
-        t_ops = best_time(lambda: ops.matmul(qa, qb, acc=acc64, method="int"))
-        ratios["int64 path, 32-bit codes vs numpy int64 (>= 10)"] = t_ref / t_ops
-
-        m, k = 512, 4096
-        xa, xb = rng.normal(size=(m, k)), rng.normal(size=(k, m))
-        for name, fmt, target in (("xnor", Binary(), 6), ("ternary", Ternary(), 3)):
-            qa, qb = fmt.quantize(xa), fmt.quantize(xb)
-            fa, fb = qa.codes.astype(np.float32), qb.codes.astype(np.float32)
-            t_ref = best_time(lambda: np.matmul(fa, fb))
-            t_ops = best_time(lambda: ops.matmul(qa, qb, acc=Accumulator(32)))
-            ratios[f"{name} popcount vs float32 BLAS (>= {target})"] = t_ref / t_ops
+    for case in cases:
+        if case == "fixed16":
+            ratios[case] = case_fixed16(rng, rounds, per_block)
+        elif case == "int64":
+            ratios[case] = case_int64(rng, rounds, per_block)
+        elif case in ("xnor", "ternary"):
+            ratios[case] = case_popcount(rng, rounds, per_block, case)
+        else:
+            raise ValueError(f"case={case!r} is not known; expected fixed16, int64, xnor, ternary")
+    print(f"load average (1 min) {load0[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end "
+          "(2 cores, shared)")
     return ratios
 
 
 if __name__ == "__main__":
-    for label, ratio in main().items():
-        print(f"{label:55s} {ratio:7.2f}x")
+    main(tuple(sys.argv[1:]) or ("fixed16", "int64", "xnor", "ternary"))
