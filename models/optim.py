@@ -121,12 +121,18 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 def get_optimizer(optimizer) -> Optimizer:
     """An Optimizer instance from a name ("sgd", "adam") or an instance (returned as is)."""
-    if isinstance(optimizer, Optimizer):
-        return optimizer
-    if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
-        return OPTIMIZERS[optimizer]()
-    raise ValueError(f"optimizer={optimizer!r} is unknown; expected one of "
-                     f"{', '.join(OPTIMIZERS)} or an Optimizer instance")
+    return _by_name_or_instance("optimizer", optimizer, OPTIMIZERS, Optimizer)
+
+
+def _by_name_or_instance(param: str, value, registry: dict, base: type):
+    """``value`` itself if it is a ``base`` instance, else a default instance of the class
+    registered under the name ``value``; a ValueError naming ``param`` otherwise."""
+    if isinstance(value, base):
+        return value
+    if isinstance(value, str) and value in registry:
+        return registry[value]()
+    raise ValueError(f"{param}={value!r} is unknown; expected one of "
+                     f"{', '.join(registry)} or an instance of {base.__name__}")
 
 
 # ---------------------------------------------------------------------- schedules
@@ -198,9 +204,4 @@ SCHEDULES = {"constant": Constant, "step": Step, "exponential": Exponential, "co
 
 def get_schedule(schedule) -> Schedule:
     """A Schedule from a name ("constant", "step", "exponential", "cosine") or an instance."""
-    if isinstance(schedule, Schedule):
-        return schedule
-    if isinstance(schedule, str) and schedule in SCHEDULES:
-        return SCHEDULES[schedule]()
-    raise ValueError(f"schedule={schedule!r} is unknown; expected one of "
-                     f"{', '.join(SCHEDULES)} or a Schedule instance")
+    return _by_name_or_instance("schedule", schedule, SCHEDULES, Schedule)
