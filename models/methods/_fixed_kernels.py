@@ -35,7 +35,7 @@ from precision._numba_config import njit_serial
 from precision.modes import (OVF_SATURATE, OVF_SATURATE_SYMMETRIC, OVF_SATURATE_ZERO,
                              RND_FLOOR, RND_NEAREST, RND_NEAREST_AWAY, RND_NEAREST_EVEN,
                              RND_NEAREST_ZERO, RND_TOWARD_ZERO)
-from precision.stochastic import bits_at
+from precision.stochastic import GOLDEN_GAMMA, mix64
 
 #: |y| below 2**52: floor, the midpoint f + 0.5 and y - f are exact float64 operations.
 FAST_LIMIT = 4503599627370496.0
@@ -66,10 +66,12 @@ def _round_nearest_family(y, near, trunc, tie_pos, tie_neg, even):
 
 
 @njit_serial(inline="always")
-def _round_stochastic(y, start, i):
-    """``y`` rounded up iff ``(bits >> 11) * 2**-53 < y - floor(y)`` (module docstring)."""
+def _round_stochastic(y, z):
+    """``y`` rounded up iff ``(mix64(z) >> 11) * 2**-53 < y - floor(y)`` (module docstring);
+    ``z = start + (i + 1) * GOLDEN_GAMMA`` is element ``i``'s Weyl state
+    (``precision.stochastic.bits_at``)."""
     f = np.floor(y)
-    u = bits_at(start, i) >> _U11
+    u = mix64(z) >> _U11
     # float64(u) from two int32 halves: AVX2 converts int32, not int64, to double in vector
     # registers; 2**26 * hi + lo is exact (u < 2**53).
     t = (np.float64(np.int32(u >> _U26)) * _TWO_26 + np.float64(np.int32(u & _LOW26))) * TWO_M53
@@ -78,74 +80,102 @@ def _round_stochastic(y, start, i):
 
 
 @njit_serial(inline="always")
-def _bounded(r, lo, lo_sat, hi, zero_on_overflow):
-    """Saturating overflow of the integral float ``r``: clamp to ``[lo_sat, hi]``, or 0 outside
-    ``[lo, hi]`` (``saturate_zero``)."""
-    if zero_on_overflow:
-        return 0.0 if (r > hi) | (r < lo) else r
-    return min(max(r, lo_sat), hi)
+def _overflow(r, lo, lo_sat, hi, two_wl, inv_two_wl, zero, wrap):
+    """The overflow mode on the integral float ``r``: clamp to ``[lo_sat, hi]``; 0 outside
+    ``[lo, hi]`` (``zero``, saturate_zero); or two's-complement wrap into ``[lo, lo + 2**wl)``
+    (``wrap``; exact for ``|r| < 2**53``, and ``* 2**-wl`` is the exact division)."""
+    wrapped = r - two_wl * np.floor((r - lo) * inv_two_wl)
+    outside = (r > hi) | (r < lo)
+    bounded = (0.0 if outside else r) if zero else min(max(r, lo_sat), hi)
+    return wrapped if wrap else bounded
 
 
 @njit_serial(inline="always")
-def _wrapped(r, lo, two_wl):
-    """Two's-complement wrap of the integral float ``r`` into ``[lo, lo + 2**wl)`` (exact for
-    ``|r| < 2**53``)."""
-    return r - two_wl * np.floor((r - lo) / two_wl)
-
-
-@njit_serial
-def round_values(xs, out, scale, step, rmode, omode, lo, lo_sat, hi, two_wl):
-    """``out[i] = Q(xs[i])`` for a deterministic rounding mode; ``xs`` and ``out`` flat (they
-    may be the same array).  ``scale = 2**fl``, ``step = 2**-fl``; ``lo, lo_sat, hi`` the code
-    range as floats (``lo_sat = lo + 1`` under ``saturate_symmetric``), ``two_wl = 2**wl``.
-    Elements outside the fast range keep ``xs[i]``; returns their number."""
+def _flags(rmode, omode):
+    """Loop-invariant booleans of the rounding and overflow modes."""
     near = not (rmode == RND_FLOOR or rmode == RND_TOWARD_ZERO)
     trunc = rmode == RND_TOWARD_ZERO
     tie_pos = rmode == RND_NEAREST or rmode == RND_NEAREST_AWAY
     tie_neg = rmode == RND_NEAREST or rmode == RND_NEAREST_ZERO
     even = rmode == RND_NEAREST_EVEN
     zero = omode == OVF_SATURATE_ZERO
+    wrap = not (omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC or zero)
+    return near, trunc, tie_pos, tie_neg, even, zero, wrap
+
+
+def _round_values(xs, out, scale, step, rmode, omode, lo, lo_sat, hi, two_wl):
+    """``out[i] = Q(xs[i])`` for a deterministic rounding mode; ``xs`` and ``out`` flat arrays
+    of the same size.  ``scale = 2**fl``, ``step = 2**-fl``; ``lo, lo_sat, hi`` the code range
+    as floats (``lo_sat = lo + 1`` under saturate_symmetric), ``two_wl = 2**wl``.  Elements
+    outside the fast range keep ``xs[i]``; returns their number."""
+    near, trunc, tie_pos, tie_neg, even, zero, wrap = _flags(rmode, omode)
+    inv_two_wl = 1.0 / two_wl
     rare = 0
-    if omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC or zero:
-        for i in range(xs.size):
-            x = np.float64(xs[i])
-            y = x * scale
-            ok = _in_fast_range(x, y)
-            r = _bounded(_round_nearest_family(y, near, trunc, tie_pos, tie_neg, even),
-                         lo, lo_sat, hi, zero)
-            out[i] = r * step if ok else x
-            rare += np.int64(not ok)
-    else:
-        for i in range(xs.size):
-            x = np.float64(xs[i])
-            y = x * scale
-            ok = _in_fast_range(x, y)
-            r = _wrapped(_round_nearest_family(y, near, trunc, tie_pos, tie_neg, even),
-                         lo, two_wl)
-            out[i] = r * step if ok else x
-            rare += np.int64(not ok)
+    for i in range(xs.size):
+        x = np.float64(xs[i])
+        y = x * scale
+        ok = _in_fast_range(x, y)
+        r = _overflow(_round_nearest_family(y, near, trunc, tie_pos, tie_neg, even),
+                      lo, lo_sat, hi, two_wl, inv_two_wl, zero, wrap)
+        out[i] = r * step if ok else x
+        rare += np.int64(not ok)
     return rare
 
 
-@njit_serial
-def round_values_stochastic(xs, out, scale, step, omode, lo, lo_sat, hi, two_wl, start):
-    """``round_values`` for stochastic rounding; ``start = mix64(key)`` of the tensor's key."""
+def _round_values_inplace(p, scale, step, rmode, omode, lo, lo_sat, hi, two_wl):
+    """``p[i] = Q(p[i])`` in place (``_round_values``; one array, so that LLVM vectorizes
+    without a runtime aliasing check that in-place calls would fail)."""
+    near, trunc, tie_pos, tie_neg, even, zero, wrap = _flags(rmode, omode)
+    inv_two_wl = 1.0 / two_wl
+    rare = 0
+    for i in range(p.size):
+        x = p[i]
+        y = x * scale
+        ok = _in_fast_range(x, y)
+        r = _overflow(_round_nearest_family(y, near, trunc, tie_pos, tie_neg, even),
+                      lo, lo_sat, hi, two_wl, inv_two_wl, zero, wrap)
+        p[i] = r * step if ok else x
+        rare += np.int64(not ok)
+    return rare
+
+
+def _round_values_stochastic(xs, out, scale, step, omode, lo, lo_sat, hi, two_wl, start):
+    """``_round_values`` for stochastic rounding; ``start = mix64(key)`` of the tensor's key."""
     zero = omode == OVF_SATURATE_ZERO
+    wrap = not (omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC or zero)
+    inv_two_wl = 1.0 / two_wl
     rare = 0
-    if omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC or zero:
-        for i in range(xs.size):
-            x = np.float64(xs[i])
-            y = x * scale
-            ok = _in_fast_range(x, y)
-            r = _bounded(_round_stochastic(y, start, i), lo, lo_sat, hi, zero)
-            out[i] = r * step if ok else x
-            rare += np.int64(not ok)
-    else:
-        for i in range(xs.size):
-            x = np.float64(xs[i])
-            y = x * scale
-            ok = _in_fast_range(x, y)
-            r = _wrapped(_round_stochastic(y, start, i), lo, two_wl)
-            out[i] = r * step if ok else x
-            rare += np.int64(not ok)
+    z = np.uint64(start)
+    for i in range(xs.size):
+        z = z + GOLDEN_GAMMA  # the Weyl state of element i, added, not multiplied
+        x = np.float64(xs[i])
+        y = x * scale
+        ok = _in_fast_range(x, y)
+        r = _overflow(_round_stochastic(y, z), lo, lo_sat, hi, two_wl, inv_two_wl, zero, wrap)
+        out[i] = r * step if ok else x
+        rare += np.int64(not ok)
     return rare
+
+
+def _round_values_stochastic_inplace(p, scale, step, omode, lo, lo_sat, hi, two_wl, start):
+    """``_round_values_stochastic`` in place (see ``_round_values_inplace``)."""
+    zero = omode == OVF_SATURATE_ZERO
+    wrap = not (omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC or zero)
+    inv_two_wl = 1.0 / two_wl
+    rare = 0
+    z = np.uint64(start)
+    for i in range(p.size):
+        z = z + GOLDEN_GAMMA
+        x = p[i]
+        y = x * scale
+        ok = _in_fast_range(x, y)
+        r = _overflow(_round_stochastic(y, z), lo, lo_sat, hi, two_wl, inv_two_wl, zero, wrap)
+        p[i] = r * step if ok else x
+        rare += np.int64(not ok)
+    return rare
+
+
+round_values = njit_serial(_round_values)
+round_values_inplace = njit_serial(_round_values_inplace)
+round_values_stochastic = njit_serial(_round_values_stochastic)
+round_values_stochastic_inplace = njit_serial(_round_values_stochastic_inplace)

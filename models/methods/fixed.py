@@ -129,11 +129,17 @@ class ValueRounder:
 
     def _run(self, flat, out, seed) -> int:
         if self._stochastic:
-            start = np.uint64(mix64(seed))
             return K.round_values_stochastic(flat, out, self._scale, self._step, self._omode,
-                                             *self._range, start)
+                                             *self._range, np.uint64(mix64(seed)))
         return K.round_values(flat, out, self._scale, self._step, self._rmode, self._omode,
                               *self._range)
+
+    def _run_inplace(self, flat, seed) -> int:
+        if self._stochastic:
+            return K.round_values_stochastic_inplace(flat, self._scale, self._step, self._omode,
+                                                     *self._range, np.uint64(mix64(seed)))
+        return K.round_values_inplace(flat, self._scale, self._step, self._rmode, self._omode,
+                                      *self._range)
 
     def _reference(self, x, seed) -> np.ndarray:
         return values(self.fmt.quantize(x, seed=seed if self.fmt.is_stochastic else None))
@@ -155,7 +161,7 @@ class ValueRounder:
             q = self.fmt.quantize(p, seed=seed if self.fmt.is_stochastic else None)
             np.multiply(q.codes, np.float64(q.scale), out=p)
             return
-        if self._run(p.reshape(-1), p.reshape(-1), seed):
+        if self._run_inplace(p.reshape(-1), seed):
             # The kernel left the elements it could not do untouched and rounded the others
             # onto the grid, in range; Q is the identity there (frac = 0 never rounds up, in
             # range never overflows), so Q of the partly rounded p is Q of the original p.
