@@ -12,8 +12,9 @@ from numpy.testing import assert_array_equal
 from precision import Binary, FixedPoint, QArray, Ternary
 from simulator import Accumulator, ops
 from simulator._popcount import _popcount_python, popcount
-from simulator._xnor_kernels import pack_rows, ternary_gemm, xnor_gemm
-from tests.naive_ops import binary_dot_ref, conv2d_ref, matmul_ref
+from simulator._matmul_kernels import finish_int
+from simulator._xnor_kernels import COL_TILE, ROW_TILE, pack_rows, ternary_gemm, xnor_gemm
+from tests.naive_ops import acc_write_ref, binary_dot_ref, conv2d_ref, matmul_ref
 
 _EDGES = [0, 1, 2**63, 2**64 - 1, 0x5555_5555_5555_5555, 0xAAAA_AAAA_AAAA_AAAA, 2**32 - 1]
 
@@ -57,6 +58,43 @@ def test_xnor_and_ternary_gemm_equal_integer_products(m, k, n, seed):
     assert_array_equal(out, ta @ tb.T)
     if m and n:
         assert out[0, 0] == binary_dot_ref(ta[0], tb[0])
+
+
+@pytest.mark.parametrize("m, k, n", [(ROW_TILE + 1, 130, COL_TILE + 3), (2 * ROW_TILE, 64, 2 * COL_TILE),
+                                     (ROW_TILE - 1, 4097, COL_TILE - 1), (1, 1, 1), (3, 65, 2)])
+def test_register_blocks_cover_tile_edges(rng, m, k, n):
+    """Odd rows/columns (the 2x2 block repeats a neighbour) and partial row/column tiles."""
+    a, b = rng.choice([-1, 1], (m, k)), rng.choice([-1, 1], (n, k))
+    out = np.full((m, n), -999, np.int64)
+    xnor_gemm(_planes(a)[0], _planes(b)[0], k, out)
+    assert_array_equal(out, a @ b.T)
+    ta, tb = rng.integers(-1, 2, (m, k)), rng.integers(-1, 2, (n, k))
+    (an, az), (bn, bz) = _planes(ta), _planes(tb)
+    out[...] = -999
+    ternary_gemm(an, az, bn, bz, out)
+    assert_array_equal(out, ta @ tb.T)
+
+
+def _finish_edge_values(width):
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    grid = {lo, hi, lo - 1, hi + 1, lo + 1, hi - 1, 0, 1, -1, 2 * hi + 2, -(2 * hi + 2) - 1,
+            -(1 << 63), (1 << 63) - 1, -(1 << 62), (1 << 62) + 3}
+    return sorted(v for v in grid if -(1 << 63) <= v < (1 << 63))
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 7, 8, 16, 31, 32, 33, 48, 62, 63, 64])
+@pytest.mark.parametrize("overflow", ["wrap", "saturate"])
+def test_finish_pass_writes_the_register_like_the_reference(width, overflow):
+    """Edge grid: the register's ends, one past them, and int64's ends, for every rule."""
+    values = _finish_edge_values(width)
+    c = np.array([values, values[::-1]], dtype=np.int64)
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    out = np.empty_like(c)
+    counts = np.zeros(2, np.int64)
+    finish_int(c, lo, hi, width, overflow == "saturate", out, counts)
+    refs = [[acc_write_ref(int(v), width, overflow) for v in row] for row in c]
+    assert_array_equal(out, [[r[0] for r in row] for row in refs])
+    assert_array_equal(counts, [sum(r[1] for r in row) for row in refs])
 
 
 @pytest.mark.parametrize("k", [1, 63, 64, 65, 300])
