@@ -1,30 +1,43 @@
 """Sweep engine speed: PTQ points per second with 1 and 2 workers, and the engine's overhead.
 
 LeNet-300-100 on the 10,000 MNIST test images (``$LOWBIT_DATA``; the digits CNN on its 368
-test images otherwise), fixed point calibrated per layer, 20 points. Weights are the untrained
-zoo initialization: speed does not depend on what the weights learned. Everything is measured
-in this process or its workers, as ratios:
+test images otherwise), fixed point calibrated per layer, 16 points (wl 4/8/12/16 x 2 roundings
+x 2 targets). Weights are the untrained zoo initialization: speed does not depend on what the
+weights learned. Everything is measured in this process or its workers, as ratios.
 
-* ``engine / direct``: the same points through ``lowbit.sweep.run`` (Dask + zarr store +
-  bookkeeping) on one warm worker, against calling ``lowbit.point.evaluate`` in a loop here.
+"One worker" is one core's worth of compute: every point runs with 1 Numba thread and 1 BLAS
+thread (``threads_per_worker=1``; the engine pins BLAS to one thread per point anyway). On 2
+cores that is the only definition under which two workers can be twice one.
+
+* ``engine / direct``: the same points through ``lowbit.sweep.run`` (zarr store + bookkeeping)
+  in process (``workers=0``), against calling ``lowbit.point.evaluate`` in a loop here.
   Goal: overhead < 10% of the simulation time.
-* ``2 workers / 1 worker``: points per second of a warm 2-worker cluster over a warm 1-worker
-  one (processes, one numba thread each). Goal: >= 1.7.
-* cold runs (cluster start-up and kernel compilation included) for threads and processes, the
-  choice ``lowbit demo`` makes.
+* ``machine``: two threads each running a 1-thread BLAS matmul, against one: what the machine
+  gives a second thread right now (1.0 when the other core is busy with someone else's work).
+* ``2 workers / 1 worker`` (warm): points per second of a 2-worker over a 1-worker local
+  cluster whose kernels are already compiled, cluster start-up excluded, scatter and store
+  included; thread workers (the default) and, with ``--processes``, process workers warmed up
+  by compiling every kernel once per worker (cost reported). Repeated ``--reps`` times
+  alternately; median and range. Goal: >= 1.7.
+* ``--cold``: a 2-worker sweep in a fresh interpreter, start-up and compilation included, for
+  threads and processes (what a newcomer's first ``lowbit sweep`` costs).
 
-    python benchmarks/bench_sweep.py [--quick]    (--quick: 8 points, no cold runs)
+    python benchmarks/bench_sweep.py [--quick] [--reps N] [--processes] [--cold]
+    (--quick: 8 points, 2 repetitions)
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -33,9 +46,11 @@ from lowbit.point import evaluate  # noqa: E402
 from lowbit.spec import load_spec  # noqa: E402
 from lowbit.sweep import grid_point, run  # noqa: E402
 
+sweep_module = sys.modules["lowbit.sweep"]  # `lowbit.sweep` the attribute is the function
 
-def make_spec(tmp: Path, quick: bool) -> dict:
-    from models import datasets, zoo
+
+def make_spec(tmp: Path, quick: bool, verbose: bool = True) -> dict:
+    from models import zoo
 
     data_dir = os.environ.get("LOWBIT_DATA")
     mnist = bool(data_dir) and Path(data_dir, "t10k-images-idx3-ubyte.gz").exists()
@@ -45,100 +60,220 @@ def make_spec(tmp: Path, quick: bool) -> dict:
     model = zoo.get(name, seed=0, input_shape=shape)
     path = tmp / f"{name}.npz"
     model.save(path)
-    print(f"model {name} (untrained weights) on {samples} {dataset} test images")
-    del datasets
+    if verbose:
+        print(f"model {name} (untrained weights) on {samples} {dataset} test images")
     return {"model": str(path), "dataset": dataset, "samples": samples, "seed": 0,
             "calibration": 256,
-            "axes": {"wl": [4, 8, 12, 16] if quick else [4, 6, 8, 12, 16],
+            "axes": {"wl": [4, 8, 12, 16],
                      "rounding": ["nearest", "floor"],
                      "target": ["cpu-int8"] if quick else ["cpu-int8", "fpga-dsp48e2"]}}
 
 
 def _warm(work, points):
-    for point in points:  # one point per word length: each code dtype compiles its kernels
-        evaluate(work, point)
+    """Compile every kernel the sweep uses: one pass over the grid (word lengths give the code
+    dtypes, targets the accumulator paths), with 1 Numba thread and 1 BLAS thread."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(1)
+    with threadpool_limits(1, user_api="blas"):
+        for point in points:
+            evaluate(work, point)
+    work.calibrations.clear()
     return os.getpid()
 
 
-def warm_points(spec) -> list[dict]:
-    seen, out = set(), []
-    for i in range(spec.n_points):
-        p = grid_point(spec, i)
-        if p["wl"] not in seen:
-            seen.add(p["wl"])
-            out.append(p)
-    return out
+class _ExecuteTimer:
+    """Times ``lowbit.sweep._execute``: submitting the points, running them on the workers
+    (scatter included) and storing each one; not the once-per-sweep work around it (creating
+    the store, saving the model and the evaluation images into it, assembling the Dataset)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.inner = sweep_module._execute
+
+    def __call__(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return self.inner(*args, **kwargs)
+        finally:
+            self.seconds = time.perf_counter() - t0
 
 
-def timed_run(spec, work, blob, prov, fp, store, **kwargs) -> float:
+def timed_run(spec, work, blob, prov, fp, store, **kwargs) -> tuple[float, float]:
+    """``(seconds running the points, seconds of the whole run() call)``."""
     work.calibrations.clear()  # every run pays for its calibrations, as the direct loop did
-    t0 = time.perf_counter()
-    run(spec, work, store, evaluate=evaluate, fingerprint=fp, model_npz=blob,
-        provenance=prov, progress=False, **kwargs)
-    return time.perf_counter() - t0
+    timer = sweep_module._execute = _ExecuteTimer()
+    try:
+        t0 = time.perf_counter()
+        run(spec, work, store, evaluate=evaluate, fingerprint=fp, model_npz=blob,
+            provenance=prov, progress=False, **kwargs)
+        total = time.perf_counter() - t0
+    finally:
+        sweep_module._execute = timer.inner
+    return timer.seconds, total
 
 
-def warm_cluster(n_workers: int, work, spec):
+def machine_ratio(seconds: float = 1.5) -> float:
+    """Throughput of two threads running 1-thread BLAS matmuls over one thread's."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).random((600, 600))
+
+    def work(k: int) -> float:
+        counts = [0] * k
+        stop = time.perf_counter() + seconds
+
+        def loop(i):
+            while time.perf_counter() < stop:
+                a @ a
+                counts[i] += 1
+        threads = [threading.Thread(target=loop, args=(i,)) for i in range(k)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return sum(counts)
+
+    with threadpool_limits(1, user_api="blas"):
+        return work(2) / max(work(1), 1)
+
+
+def cluster(n_workers: int, processes: bool):
     from distributed import Client, LocalCluster
 
-    # one numba thread per worker process, as the engine's own local clusters run them
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"})
-    client = Client(cluster)
-    client.run(_warm, work, warm_points(spec))  # compile every kernel on every worker
-    work.calibrations.clear()
-    return cluster, client
+    # worker processes get OPENBLAS_NUM_THREADS=1 from dask's pre-spawn environment, and the
+    # engine sets one Numba thread per task (threads_per_worker=1)
+    c = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
+                     dashboard_address=None, silence_logs=logging.ERROR)
+    return c, Client(c)
+
+
+def scaling(spec, work, blob, prov, fp, tmp: Path, processes: bool, reps: int) -> None:
+    kind = "processes" if processes else "threads"
+    n = spec.n_points
+    points = [grid_point(spec, i) for i in range(n)]
+    clusters, warmup = {}, {}
+    try:
+        for k in (1, 2):
+            t0 = time.perf_counter()
+            clusters[k] = cluster(k, processes)
+            start = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            if processes:  # each worker process compiles every kernel once
+                clusters[k][1].run(_warm, work, points)
+            warmup[k] = (start, time.perf_counter() - t0)
+        for k in (1, 2):
+            print(f"{kind}: {k}-worker cluster start {warmup[k][0]:.1f} s"
+                  + (f", warm-up pass over the grid {warmup[k][1]:.1f} s per worker (once per "
+                     f"worker process: compilation; amortized over a long sweep)"
+                     if processes else ""))
+        rates, fixed = {1: [], 2: []}, []
+        for rep in range(reps):
+            for k in (1, 2):
+                t, total = timed_run(spec, work, blob, prov, fp, tmp / f"{kind}{k}-{rep}.zarr",
+                                     scheduler=clusters[k][0].scheduler_address,
+                                     threads_per_worker=1)
+                rates[k].append(n / t)
+                fixed.append(total - t)
+        ratios = [b / a for a, b in zip(rates[1], rates[2])]
+        for k in (1, 2):
+            print(f"{kind}, {k} warm worker(s):  median {statistics.median(rates[k]):6.2f} "
+                  f"points/s (range {min(rates[k]):.2f}-{max(rates[k]):.2f})")
+        print(f"{kind}, 2 workers / 1 worker:  median {statistics.median(ratios):.2f}x "
+              f"(range {min(ratios):.2f}-{max(ratios):.2f}, {reps} alternating runs; "
+              f"goal >= 1.7)")
+        print(f"{kind}: once per sweep (store, inputs saved, Dataset assembled): median "
+              f"{statistics.median(fixed):.2f} s, not in the rates above")
+    finally:
+        for c, client in clusters.values():
+            client.close()
+            c.close()
+
+
+_COLD = """
+import sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, {bench!r}); sys.path.insert(0, {repo!r})
+t0 = time.perf_counter()
+import lowbit
+from bench_sweep import make_spec
+tmp = Path(tempfile.mkdtemp())
+ds = lowbit.sweep(make_spec(tmp, {quick}, verbose=False), workers=2, processes={processes},
+                  progress=False)
+print(time.perf_counter() - t0, ds["accuracy"].size)
+"""
+
+
+def cold(quick: bool) -> None:
+    here = Path(__file__).resolve()
+    for processes in (False, True):
+        code = _COLD.format(bench=str(here.parent), repo=str(here.parents[1]), quick=quick,
+                            processes=processes)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.split()
+        t, n = float(out[-2]), int(out[-1])
+        kind = "processes" if processes else "threads"
+        print(f"cold 2-worker {kind:9}: {n / t:6.2f} points/s ({t:.1f} s for {n} points, fresh "
+              f"interpreter: imports, data, start-up, compilation included)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="8 points, no cold runs")
-    quick = parser.parse_args().quick
+    parser.add_argument("--quick", action="store_true", help="8 points, 2 repetitions")
+    parser.add_argument("--reps", type=int, default=None, help="alternating 1/2-worker runs")
+    parser.add_argument("--processes", action="store_true",
+                        help="also process workers (warm-up compiles in every worker)")
+    parser.add_argument("--cold", action="store_true", help="also cold 2-worker runs")
+    args = parser.parse_args()
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    reps = args.reps or (2 if args.quick else 3)
     import numba
+    from threadpoolctl import threadpool_limits
 
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        spec = load_spec(make_spec(tmp, quick))
+        spec = load_spec(make_spec(tmp, args.quick))
         work, blob, prov, fp = prepare(spec, None, progress=False)
         n = spec.n_points
         points = [grid_point(spec, i) for i in range(n)]
 
-        # direct calls, one numba thread (as each worker runs), after a warm-up point
-        numba.set_num_threads(1)
-        _warm(work, warm_points(spec))
-        work.calibrations.clear()
         t0 = time.perf_counter()
-        for p in points:
-            evaluate(work, p)
-        direct = time.perf_counter() - t0
-        print(f"direct calls:               {n / direct:7.2f} points/s "
-              f"({direct / n * 1e3:.0f} ms per point, 1 thread)")
+        _warm(work, points)
+        first = time.perf_counter() - t0
+        numba.set_num_threads(1)
+        directs, locals_ = [], []
+        for _ in range(reps):
+            with threadpool_limits(1, user_api="blas"):
+                t0 = time.perf_counter()
+                for p in points:
+                    evaluate(work, p)
+                directs.append(time.perf_counter() - t0)
+            work.calibrations.clear()
+            locals_.append(timed_run(spec, work, blob, prov, fp, tmp / f"w0-{_}.zarr",
+                                     workers=0, threads_per_worker=1))
+        direct = statistics.median(directs)
+        print(f"first pass over the grid in this process: {first:.1f} s, of which about "
+              f"{first - direct:.1f} s compilation")
+        print(f"direct calls:             {n / direct:6.2f} points/s "
+              f"({direct / n * 1e3:.0f} ms per point, 1 Numba + 1 BLAS thread)")
+        over = [100 * (t / d - 1) for (t, _), d in zip(locals_, directs)]
+        over_all = [100 * (t / d - 1) for (_, t), d in zip(locals_, directs)]
+        print(f"engine in process (zarr): overhead median {statistics.median(over):+.1f}% "
+              f"(range {min(over):+.1f}..{max(over):+.1f}%) of direct; with the once-per-sweep "
+              f"work {statistics.median(over_all):+.1f}%")
+        print(f"machine: 2 threads / 1 thread of 1-thread BLAS matmuls: {machine_ratio():.2f}x "
+              f"(the ceiling of any 2-worker ratio right now)")
 
-        t_local = timed_run(spec, work, blob, prov, fp, tmp / "w0.zarr", workers=0)
-        print(f"engine in-process (zarr):   {n / t_local:7.2f} points/s; "
-              f"overhead {100 * (t_local / direct - 1):+.1f}% of direct")
-
-        rates = {}
-        for k in (1, 2):
-            cluster, client = warm_cluster(k, work, spec)
-            try:
-                t = timed_run(spec, work, blob, prov, fp, tmp / f"w{k}.zarr",
-                              scheduler=cluster.scheduler_address)
-            finally:
-                client.close()
-                cluster.close()
-            rates[k] = n / t
-            extra = f"; overhead {100 * (t / direct - 1):+.1f}% of direct" if k == 1 else ""
-            print(f"engine, {k} warm worker(s):   {rates[k]:7.2f} points/s{extra}")
-        print(f"2 workers / 1 worker:       {rates[2] / rates[1]:7.2f}x  (goal >= 1.7)")
-
-        for processes in (() if quick else (False, True)):
-            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-            t = timed_run(spec, work, blob, prov, fp, tmp / f"cold{processes}.zarr",
-                          workers=2, processes=processes)
-            kind = "processes" if processes else "threads"
-            print(f"cold 2-worker {kind:9}:    {n / t:7.2f} points/s "
-                  f"({t:.1f} s incl. start-up and compilation)")
+        scaling(spec, work, blob, prov, fp, tmp, False, reps)
+        if args.processes:
+            scaling(spec, work, blob, prov, fp, tmp, True, reps)
+        print(f"machine: 2 threads / 1 thread of 1-thread BLAS matmuls: {machine_ratio():.2f}x")
+    if args.cold:
+        cold(args.quick)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -23,10 +23,19 @@ from lowbit.store import SweepStore, assemble
 
 #: Points per Dask task at most: small enough that a killed sweep loses little.
 MAX_CHUNK = 8
+#: Tasks per worker at least, when the grid allows: the scheduler hands the next task to
+#: whichever worker is free, so the last one to finish idles for at most one small task.
+TASKS_PER_WORKER = 16
+#: BLAS threads every point runs with, whatever runs it. The SQNR sums are ``np.dot`` calls
+#: whose last bits depend on OpenBLAS's thread count (its threaded ``ddot`` splits the vector),
+#: so pinning it keeps a point's figures identical on every worker and in process; one thread
+#: also keeps one worker to one core (two threaded BLAS calls from two worker threads would
+#: queue for OpenBLAS's single thread pool).
+POINT_BLAS_THREADS = 1
 
 
 def sweep(spec, store=None, *, scheduler=None, workers=None, progress=True,
-          processes=False) -> xr.Dataset:
+          processes=False, threads_per_worker=None) -> xr.Dataset:
     """Run a sweep and return its result Dataset (one dimension per axis of the spec).
 
     Parameters
@@ -48,18 +57,31 @@ def sweep(spec, store=None, *, scheduler=None, workers=None, progress=True,
         without Dask.
     progress : bool
         Show a tqdm bar (points done, rate, time left) on stderr.
+    threads_per_worker : int or None
+        Numba threads each worker runs its points with. Default: for a local cluster the
+        machine's cores divided among the workers (at least 1), so that the workers together
+        use every core once; with ``scheduler=`` the workers' own setting; with ``workers=0``
+        Numba's. BLAS always runs with :data:`POINT_BLAS_THREADS` thread per point.
     """
     from lowbit.inputs import prepare
 
     spec = load_spec(spec)
-    _check_workers(workers, scheduler)
+    _check_workers(workers, scheduler, threads_per_worker)
     work, model_npz, provenance, fingerprint = prepare(spec, store, progress=progress)
     return run(spec, work, store, evaluate=evaluate, fingerprint=fingerprint,
                model_npz=model_npz, provenance=provenance, scheduler=scheduler,
-               workers=workers, progress=progress, processes=processes)
+               workers=workers, progress=progress, processes=processes,
+               threads_per_worker=threads_per_worker)
 
 
-def _check_workers(workers, scheduler) -> None:
+def _check_workers(workers, scheduler, threads_per_worker=None) -> None:
+    if threads_per_worker is not None:
+        if isinstance(threads_per_worker, bool) or not isinstance(threads_per_worker, int):
+            raise TypeError(f"threads_per_worker must be an int, got "
+                            f"{type(threads_per_worker).__name__}")
+        if threads_per_worker < 1:
+            raise ValueError(f"threads_per_worker={threads_per_worker} is out of range; "
+                             f"expected threads_per_worker >= 1")
     if workers is not None:
         if isinstance(workers, bool) or not isinstance(workers, int):
             raise TypeError(f"workers must be an int, got {type(workers).__name__}")
@@ -80,14 +102,14 @@ def grid_point(spec: Spec, index: int) -> dict:
 
 def run(spec: Spec, work, store, *, evaluate=evaluate, fingerprint: str, model_npz: bytes,
         provenance: dict, scheduler=None, workers=None, progress=True,
-        processes=False) -> xr.Dataset:
+        processes=False, threads_per_worker=None) -> xr.Dataset:
     """The engine proper: run ``evaluate(work, point)`` on every missing point of the grid.
 
     ``evaluate`` must be importable by the workers (a module-level function); it returns
     ``(scalars, layered)`` dicts keyed by ``lowbit.point.SCALAR_VARS`` / ``LAYER_VARS``.
     """
     spec = load_spec(spec)
-    _check_workers(workers, scheduler)
+    _check_workers(workers, scheduler, threads_per_worker)
     coords = {name: list(values) for name, values in spec.axes}
     layers = list(work.layers)
     if store is None:
@@ -100,7 +122,8 @@ def run(spec: Spec, work, store, *, evaluate=evaluate, fingerprint: str, model_n
         target.save_inputs(model_npz, work.x_eval, work.y_eval, work.x_calib, provenance)
     todo = np.flatnonzero(~target.done_mask())
     if todo.size:
-        _execute(spec, work, target, todo, evaluate, scheduler, workers, progress, processes)
+        _execute(spec, work, target, todo, evaluate, scheduler, workers, progress, processes,
+                 threads_per_worker)
     attrs = {"dims": list(spec.dims), "coords": coords, "layers": layers,
              "scalar_vars": list(SCALAR_VARS), "layer_vars": list(LAYER_VARS)}
     ds = assemble(attrs, *target.read_points(),
@@ -113,8 +136,11 @@ def run(spec: Spec, work, store, *, evaluate=evaluate, fingerprint: str, model_n
 
 def _chunks(todo: np.ndarray, n_workers: int) -> list[np.ndarray]:
     """Balanced chunks: sizes differ by at most one and each strides across the grid, so that
-    no chunk collects only the expensive corner of it."""
-    size = max(1, min(MAX_CHUNK, math.ceil(todo.size / (4 * max(n_workers, 1)))))
+    no chunk collects only the expensive corner of it. At least :data:`TASKS_PER_WORKER` per
+    worker when there are enough points: with few large chunks the sweep ends with one worker
+    busy and the others idle (20 points in 7 chunks of 3: 11 points on one of 2 workers)."""
+    per_task = todo.size / (TASKS_PER_WORKER * max(n_workers, 1))
+    size = max(1, min(MAX_CHUNK, math.ceil(per_task)))
     n_chunks = math.ceil(todo.size / size)
     return [todo[k::n_chunks] for k in range(n_chunks)]
 
@@ -123,10 +149,14 @@ def run_chunk(work, spec: Spec, indices, evaluate, numba_threads=None) -> list[t
     """Evaluate the points ``indices``: ``[(index, scalars, layered, error), ...]``.
 
     A point that raises is returned with NaN figures and the exception as its error.
+    ``numba_threads`` sets this thread's Numba thread count (``numba.set_num_threads`` is per
+    calling thread). BLAS is pinned to :data:`POINT_BLAS_THREADS` in this process (a
+    worker process of its own; the local engine pins it around the whole sweep already).
     """
     if numba_threads:
         import numba
         numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
+    _pin_blas()
     out = []
     for index in indices:
         scalars = np.full(len(SCALAR_VARS), np.nan)
@@ -145,19 +175,41 @@ def run_chunk(work, spec: Spec, indices, evaluate, numba_threads=None) -> list[t
     return out
 
 
-def _execute(spec, work, target, todo, evaluate, scheduler, workers, progress, processes):
+def _blas_threads() -> list[int]:
+    """Thread counts of the BLAS libraries loaded in this process."""
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def _pin_blas() -> None:
+    """Set this process's BLAS to :data:`POINT_BLAS_THREADS` threads if it is not already
+    (a worker process that inherited no ``OPENBLAS_NUM_THREADS``, e.g. ``--no-nanny``)."""
+    if any(n != POINT_BLAS_THREADS for n in _blas_threads()):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(POINT_BLAS_THREADS, user_api="blas")
+
+
+def _execute(spec, work, target, todo, evaluate, scheduler, workers, progress, processes,
+             threads_per_worker):
+    from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
     bar = tqdm(total=spec.n_points, initial=spec.n_points - todo.size, unit="pt",
                desc="sweep", disable=not progress, smoothing=0.1)
     with bar, ExitStack() as stack:
+        # points run in this process (workers=0, worker threads) see this limit; it is
+        # restored when the sweep ends
+        stack.enter_context(threadpool_limits(POINT_BLAS_THREADS, user_api="blas"))
         if scheduler is None and workers == 0:
             for chunk in _chunks(todo, 1):
-                for result in run_chunk(work, spec, chunk, evaluate):
+                for result in run_chunk(work, spec, chunk, evaluate, threads_per_worker):
                     target.write_point(*result)
                     bar.update(1)
             return
-        client, n_workers, threads = _client(stack, scheduler, workers, processes)
+        client, n_workers, threads = _client(stack, scheduler, workers, processes,
+                                             threads_per_worker)
         from distributed import as_completed
 
         shared = client.scatter(work, broadcast=True, hash=False)
@@ -170,22 +222,25 @@ def _execute(spec, work, target, todo, evaluate, scheduler, workers, progress, p
             future.release()
 
 
-def _client(stack: ExitStack, scheduler, workers, processes):
+def _client(stack: ExitStack, scheduler, workers, processes, threads_per_worker=None):
     """``(client, number of workers, numba threads per task or None)``."""
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
         client = stack.enter_context(Client(scheduler, timeout="30s"))
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        return client, n_workers, None
+        return client, n_workers, threads_per_worker
     n_workers = 2 if workers is None else workers
+    # the workers together use each core once: Numba threads = cores // workers (set per task
+    # by run_chunk: numba.set_num_threads is per calling thread) and one BLAS thread per point.
+    # Not through the nanny's env=: it is applied after the worker process has imported numpy
+    # (too late for OpenBLAS) and can leave Numba's config reload disagreeing with its
+    # launched pool ("Cannot set NUMBA_NUM_THREADS to a different value").
+    threads = threads_per_worker or max(1, (os.cpu_count() or 1) // n_workers)
     cluster = stack.enter_context(LocalCluster(
         n_workers=n_workers, threads_per_worker=1, processes=processes,
         dashboard_address=None, silence_logs=logging.ERROR))
     client = stack.enter_context(Client(cluster))
-    # one numba thread per worker process shares the cores without oversubscribing them;
-    # worker threads in one process must not launch parallel kernels concurrently at all
-    threads = max(1, (os.cpu_count() or 1) // n_workers) if processes else 1
     return client, n_workers, threads
 
 
