@@ -12,6 +12,8 @@ Each body is one plain function compiled twice: serial (cached) and parallel (un
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import prange
 
@@ -24,7 +26,7 @@ from precision.modes import (
     RND_FLOOR, RND_NEAREST, RND_NEAREST_AWAY, RND_NEAREST_DOWN, RND_NEAREST_EVEN,
     RND_NEAREST_ZERO, RND_STOCHASTIC, RND_TOWARD_ZERO,
 )
-from precision.stochastic import bits_at
+from precision.stochastic import GOLDEN_GAMMA, bits_at, mix64, weyl_at
 
 def _fast_pass(xs, out, scale, wl, signed, rmode, omode, lo, lo_sat, hi, slow_overflow):
     """Pass 1 for deterministic rounding (one body, compiled serial and parallel below).
@@ -123,6 +125,19 @@ exact_pass_serial = njit_serial(_exact_pass)
 exact_pass_parallel = njit_parallel(_exact_pass)
 
 
+#: Overflow classes of the narrow kernels.  ``saturate_symmetric`` is ``saturate`` with a
+#: higher lowest code; both wrap modes wrap, and the overflows that need wrap-with-N or
+#: sign-magnitude bit surgery are left to the exact pass.
+SAT_CLASS, ZERO_CLASS, WRAP_CLASS = 0, 1, 2
+
+
+def overflow_class(omode: int) -> int:
+    """The narrow-kernel class of the overflow mode code ``omode``."""
+    if omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC:
+        return SAT_CLASS
+    return ZERO_CLASS if omode == OVF_SATURATE_ZERO else WRAP_CLASS
+
+
 @njit_serial(inline="always")
 def _in_fast_range(x, y):
     """y = x * 2**fl is exact and small enough for float rounding (not NaN, inf, subnormal or
@@ -131,29 +146,33 @@ def _in_fast_range(x, y):
     return (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
 
 
-@njit_serial
-def round_flags(rmode):
-    """``(near, trunc, tie_pos, tie_neg, even)`` for ``_round_float`` (see there)."""
-    near = not (rmode == RND_FLOOR or rmode == RND_TOWARD_ZERO)
-    trunc = rmode == RND_TOWARD_ZERO
-    tie_pos = rmode == RND_NEAREST or rmode == RND_NEAREST_AWAY
-    tie_neg = rmode == RND_NEAREST or rmode == RND_NEAREST_ZERO
-    return near, trunc, tie_pos, tie_neg, rmode == RND_NEAREST_EVEN
-
-
 @njit_serial(inline="always")
-def _round_float(y, near, trunc, tie_pos, tie_neg, even):
-    """``y`` rounded to an integral float64, branch-free.  With ``f = floor(y)`` and the
-    midpoint ``h = f + 0.5`` (exact for ``|y| < 2**52``), the nearest modes go up iff
-    ``y > h``, or ``y == h`` and the tie goes up (``tie_pos`` / ``tie_neg`` by the sign of
-    ``f``; ``nearest_even``: iff ``f`` is odd); ``toward_zero`` goes up iff ``f < 0`` and
-    ``y != f``; ``floor`` never.  (``y - f`` is not exact for small negative ``y``: compare
-    ``y`` itself.)"""
+def _round_float(y, rmode):
+    """``y`` rounded to an integral float64 by the deterministic mode ``rmode`` (a compile-time
+    constant in the kernels, so only one arm is compiled into the loop).
+
+    With ``f = floor(y)`` and the midpoint ``h = f + 0.5`` (exact for ``|y| < 2**52``), the
+    nearest modes go up iff ``y > h``, or ``y == h`` and the mode breaks the tie upward.
+    ``y - f`` is not exact for small negative ``y``, and ``floor(y + 0.5)`` is wrong at
+    ``y = 0.5 - 2**-54`` (the sum rounds up to 1): compare ``y`` with ``h`` instead.
+    """
     f = np.floor(y)
     h = f + 0.5
-    half = f * 0.5
-    tie = (tie_neg if f < 0.0 else tie_pos) | (even & (half != np.floor(half)))
-    up = (near & ((y > h) | ((y == h) & tie))) | (trunc & (y != f) & (f < 0.0))
+    if rmode == RND_NEAREST:
+        up = y >= h
+    elif rmode == RND_NEAREST_DOWN:
+        up = y > h
+    elif rmode == RND_NEAREST_EVEN:
+        half = f * 0.5
+        up = (y > h) | ((y == h) & (half != np.floor(half)))
+    elif rmode == RND_NEAREST_AWAY:
+        up = (y > h) | ((y == h) & (f >= 0.0))
+    elif rmode == RND_NEAREST_ZERO:
+        up = (y > h) | ((y == h) & (f < 0.0))
+    elif rmode == RND_TOWARD_ZERO:
+        up = (y != f) & (f < 0.0)
+    else:  # RND_FLOOR
+        up = False
     return f + (1.0 if up else 0.0)
 
 
@@ -162,16 +181,17 @@ _LOW26 = np.uint64((1 << 26) - 1)
 
 
 @njit_serial(inline="always")
-def _round_float_stochastic(y, ok, start, i):
-    """``y`` rounded stochastically (up iff (bits >> 11) * 2**-53 < frac; 0.0 if not ok)."""
-    f = np.floor(y) if ok else 0.0
-    frac = (y - f) if ok else 0.0
-    u = bits_at(start, i) >> _U11
+def _round_float_stochastic(y, bits):
+    """``y`` rounded stochastically with the random word ``bits``: up iff
+    (bits >> 11) * 2**-53 < frac, exactly."""
+    f = np.floor(y)
+    frac = y - f
+    u = bits >> _U11
     # float64(u) from two int32 halves: AVX2 converts int32 (not 64-bit ints) to double in
     # vector registers; 2**26 * hi + lo is exact (u < 2**53).
-    uf = (np.float64(np.int32(u >> _U26)) * 67108864.0
-          + np.float64(np.int32(u & _LOW26)))
-    return f + (1.0 if _stochastic_up(uf * _TWO_M53, y, f, frac) else 0.0)
+    t = (np.float64(np.int32(u >> _U26)) * 67108864.0
+         + np.float64(np.int32(u & _LOW26))) * _TWO_M53
+    return f + (1.0 if _stochastic_up(t, y, f, frac) else 0.0)
 
 
 @njit_serial(inline="always")
@@ -183,128 +203,83 @@ def _stochastic_up(t, y, f, frac):
     return (t - 1.0 < y) if f == -1.0 else (t < frac)
 
 
-def _fast_pass_narrow(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl, slow_overflow, i0, i1):
-    """Pass 1 for ``wl <= 31`` and deterministic rounding over ``xs[i0:i1]``, all in float64
-    (AVX2 has no packed int64 min/max, arithmetic shift or float-to-int64 conversion): round
-    and overflow in float, then one conversion to int32, narrowed on the store.
+@functools.cache
+def narrow_block(rmode: int, oclass: int):
+    """The float pass for ``wl <= 31`` (or signed ``wl == 32``): one serial kernel per rounding
+    mode and overflow class, compiled (and cached on disk) on first use.
 
-    One loop per overflow class, so each is call-free and branch-free and LLVM vectorizes it
-    (a select over all three codes costs a division per element); the parallel driver hands
-    it blocks of ``BLOCK`` elements.
+    ``block(xs, out, scale, lo, lo_sat, hi, two_wl, slow_overflow, start, i0) -> rare``: codes
+    of the contiguous ``xs`` into ``out`` (any integer dtype holding them), ``i0`` the flat index
+    of ``xs[0]`` (the stochastic counter); bounds as floats.  Returns the number of elements
+    left for ``_exact_pass``.
+
+    Everything is float64: AVX2 has no packed int64 min/max, arithmetic shift or
+    float-to-int64 conversion, so round and overflow in float and convert once to int32,
+    narrowed on the store.  The modes are closure constants, so the loop body has no mode
+    branches and LLVM vectorizes it; the loop runs from 0 over a contiguous view, so it needs
+    no negative-index wraparound (which made LLVM scalarize every load and store).
     """
-    near, trunc, tie_pos, tie_neg, even = round_flags(rmode)
-    rare = 0
-    # Elements that are not ok get code 0 here (the float result may be NaN or huge, which
-    # has no int32 value); the exact pass recomputes them.
-    if omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC:
-        for i in range(i0, i1):
-            x = np.float64(xs[i])
-            y = x * scale
-            ok = _in_fast_range(x, y)
-            r = _round_float(y, near, trunc, tie_pos, tie_neg, even)
-            out[i] = np.int32(min(max(r, lo_sat), hi) if ok else 0.0)
-            rare += np.int64(not ok)
-    elif omode == OVF_SATURATE_ZERO:
-        for i in range(i0, i1):
-            x = np.float64(xs[i])
-            y = x * scale
-            ok = _in_fast_range(x, y)
-            r = _round_float(y, near, trunc, tie_pos, tie_neg, even)
-            out[i] = np.int32(0.0 if (r > hi) | (r < lo) | (not ok) else r)
-            rare += np.int64(not ok)
-    else:
-        for i in range(i0, i1):
-            x = np.float64(xs[i])
-            y = x * scale
-            ok = _in_fast_range(x, y)
-            r = _round_float(y if ok else 0.0, near, trunc, tie_pos, tie_neg, even)
-            outside = (r > hi) | (r < lo)
-            # exact for |r| < 2**53: wrap into [lo, lo + 2**wl)
-            out[i] = np.int32(r - two_wl * np.floor((r - lo) / two_wl))
-            rare += np.int64((not ok) | (outside & slow_overflow))
-    return rare
 
+    def block(xs, out, scale, lo, lo_sat, hi, two_wl, slow_overflow, start, i0):
+        inv_two_wl = 1.0 / two_wl  # a power of two: (r - lo) * inv_two_wl is exact
+        weyl = weyl_at(start, i0)  # the counter of element i0, stepped by GOLDEN_GAMMA
+        rare = 0
+        for i in range(xs.size):
+            x = np.float64(xs[i])
+            y = x * scale
+            if oclass == WRAP_CLASS:
+                # the low wl bits must be exact: the exact pass does all but the fast range
+                bad = not _in_fast_range(x, y)
+                y = 0.0 if bad else y
+            else:
+                # A huge or infinite y saturates (or zeroes) whatever its rounding, and every
+                # mode rounds a subnormal y as the exact value; only NaN and an x whose
+                # product underflowed to 0 (floor, stochastic) need the exact path.
+                bad = (x != x) | ((y == 0.0) & (x != 0.0))
+            if rmode == RND_STOCHASTIC:
+                r = _round_float_stochastic(y, mix64(weyl))
+                weyl += GOLDEN_GAMMA
+            else:
+                r = _round_float(y, rmode)
+            if oclass == SAT_CLASS:
+                c = r if r > lo_sat else lo_sat  # NaN -> lo_sat: a valid int32, redone later
+                code = c if c < hi else hi
+            elif oclass == ZERO_CLASS:
+                code = 0.0 if (r > hi) | (r < lo) | bad else r
+            else:
+                # exact for |r| < 2**53: wrap into [lo, lo + 2**wl)
+                code = r - two_wl * np.floor((r - lo) * inv_two_wl)
+                bad = bad | (((r > hi) | (r < lo)) & slow_overflow)
+            out[i] = np.int32(code)
+            rare += np.int64(bad)
+        return rare
 
-def _fast_pass_narrow_stochastic(xs, out, scale, omode, lo, lo_sat, hi, two_wl, slow_overflow,
-                                 start, i0, i1):
-    """``_fast_pass_narrow`` for stochastic rounding over ``xs[i0:i1]``."""
-    rare = 0
-    if omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC:
-        for i in range(i0, i1):
-            x = np.float64(xs[i])
-            y = x * scale
-            ok = _in_fast_range(x, y)
-            r = _round_float_stochastic(y, ok, start, i)
-            out[i] = np.int32(min(max(r, lo_sat), hi))
-            rare += np.int64(not ok)
-    elif omode == OVF_SATURATE_ZERO:
-        for i in range(i0, i1):
-            x = np.float64(xs[i])
-            y = x * scale
-            ok = _in_fast_range(x, y)
-            r = _round_float_stochastic(y, ok, start, i)
-            out[i] = np.int32(0.0 if (r > hi) | (r < lo) else r)
-            rare += np.int64(not ok)
-    else:
-        for i in range(i0, i1):
-            x = np.float64(xs[i])
-            y = x * scale
-            ok = _in_fast_range(x, y)
-            r = _round_float_stochastic(y, ok, start, i)
-            outside = (r > hi) | (r < lo)
-            out[i] = np.int32(r - two_wl * np.floor((r - lo) / two_wl))
-            rare += np.int64((not ok) | (outside & slow_overflow))
-    return rare
+    return njit_serial(block)
 
 
 #: Elements per parallel task: 128 KiB of float64 input, so each thread streams through
 #: contiguous memory and the per-task overhead stays negligible.
 BLOCK = 1 << 14
 
-_narrow_block = njit_serial(_fast_pass_narrow)
-_narrow_stochastic_block = njit_serial(_fast_pass_narrow_stochastic)
 
+@functools.cache
+def narrow_parallel(rmode: int, oclass: int):
+    """``narrow_block(rmode, oclass)`` over blocks of ``BLOCK`` elements in parallel (same
+    arguments but ``i0``; compiled per process on first use: parallel kernels are not cached).
+    """
+    block = narrow_block(rmode, oclass)
 
-@njit_serial
-def fast_pass_narrow_serial(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl,
-                            slow_overflow):
-    """``_fast_pass_narrow`` over the whole array; returns the rare count."""
-    return _narrow_block(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl, slow_overflow,
-                         0, xs.size)
+    def run(xs, out, scale, lo, lo_sat, hi, two_wl, slow_overflow, start):
+        n_blocks = (xs.size + BLOCK - 1) // BLOCK
+        rare = 0
+        for b in prange(n_blocks):
+            i0 = b * BLOCK
+            i1 = min(i0 + BLOCK, xs.size)
+            rare += block(xs[i0:i1], out[i0:i1], scale, lo, lo_sat, hi, two_wl,
+                          slow_overflow, start, i0)
+        return rare
 
-
-@njit_parallel
-def fast_pass_narrow_parallel(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl,
-                              slow_overflow):
-    """``_fast_pass_narrow`` over blocks of ``BLOCK`` elements in parallel."""
-    n_blocks = (xs.size + BLOCK - 1) // BLOCK
-    rare = 0
-    for b in prange(n_blocks):
-        i0 = b * BLOCK
-        rare += _narrow_block(xs, out, scale, rmode, omode, lo, lo_sat, hi, two_wl,
-                              slow_overflow, i0, min(i0 + BLOCK, xs.size))
-    return rare
-
-
-@njit_serial
-def fast_pass_narrow_stochastic_serial(xs, out, scale, omode, lo, lo_sat, hi, two_wl,
-                                       slow_overflow, start):
-    """``_fast_pass_narrow_stochastic`` over the whole array; returns the rare count."""
-    return _narrow_stochastic_block(xs, out, scale, omode, lo, lo_sat, hi, two_wl,
-                                    slow_overflow, start, 0, xs.size)
-
-
-@njit_parallel
-def fast_pass_narrow_stochastic_parallel(xs, out, scale, omode, lo, lo_sat, hi, two_wl,
-                                         slow_overflow, start):
-    """``_fast_pass_narrow_stochastic`` over blocks of ``BLOCK`` elements in parallel."""
-    n_blocks = (xs.size + BLOCK - 1) // BLOCK
-    rare = 0
-    for b in prange(n_blocks):
-        i0 = b * BLOCK
-        rare += _narrow_stochastic_block(xs, out, scale, omode, lo, lo_sat, hi, two_wl,
-                                         slow_overflow, start, i0, min(i0 + BLOCK, xs.size))
-    return rare
+    return njit_parallel(run)
 
 
 def _requantize_fast(vs, out, shift, wl, signed, rmode, omode, lo, lo_sat, hi, slow_overflow,

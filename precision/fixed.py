@@ -238,15 +238,13 @@ class FixedPoint(NumberFormat):
         wl, signed, rmode, omode, nsat = self._kernel_args()
         lo, lo_sat, hi, slow = self._fast_pass_bounds()
         scale = 2.0 ** self.fl
-        if wl <= 31:
-            flo, flo_sat, fhi, two_wl = float(lo), float(lo_sat), float(hi), 2.0 ** wl
-            if self.rounding == "stochastic":
-                fast = (F.fast_pass_narrow_stochastic_parallel if parallel
-                        else F.fast_pass_narrow_stochastic_serial)
-                rare = fast(flat, out, scale, omode, flo, flo_sat, fhi, two_wl, slow, start)
+        if wl <= 31 or (signed and wl == 32):  # every code is an int32: the float pass
+            kind = (rmode, F.overflow_class(omode))
+            bounds = (scale, float(lo), float(lo_sat), float(hi), 2.0 ** wl, slow, start)
+            if parallel:
+                rare = F.narrow_parallel(*kind)(flat, out, *bounds)
             else:
-                fast = F.fast_pass_narrow_parallel if parallel else F.fast_pass_narrow_serial
-                rare = fast(flat, out, scale, rmode, omode, flo, flo_sat, fhi, two_wl, slow)
+                rare = F.narrow_block(*kind)(flat, out, *bounds, 0)
         elif self.rounding == "stochastic":
             fast = (F.fast_pass_stochastic_parallel if parallel
                     else F.fast_pass_stochastic_serial)
