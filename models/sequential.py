@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -18,7 +19,9 @@ from models.layers import AvgPool2D, Dropout, Flatten, HardTanh, MaxPool2D, ReLU
 
 #: Identifies lowbit model files; bumped when the layout changes.
 FILE_FORMAT = "lowbit.Sequential"
-FILE_VERSION = 1
+#: 2 adds the optional ``"training_method"`` entry; version 1 files still load.
+FILE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -63,6 +66,9 @@ class Sequential:
         model (set by its training method); None for float models.
     hooks : a ``TrainingMethod`` whose ``forward_params``/``activation`` hooks every forward
         pass applies (set by methods with quantized inference activations); None by default.
+    method : the ``TrainingMethod`` that trained the model (set by its ``finalize``; what
+        ``save`` stores so that ``load`` can rebuild ``qconfig`` and ``hooks``); None for an
+        untrained model.
     """
 
     def __init__(self, layers, input_shape, name: str = "model"):
@@ -82,6 +88,7 @@ class Sequential:
         self.name = str(name)
         self.qconfig = None
         self.hooks = None
+        self.method = None
         _assign_names(layers)
         self.shapes = self._infer_shapes()
 
@@ -196,13 +203,14 @@ class Sequential:
         return self
 
     def copy(self) -> "Sequential":
-        """A deep copy (parameters, buffers, qconfig; hooks are shared)."""
-        hooks, self.hooks = self.hooks, None
+        """A deep copy (parameters, buffers, qconfig; hooks and method are shared)."""
+        hooks, method = self.hooks, self.method
+        self.hooks = self.method = None
         try:
             other = copy.deepcopy(self)
         finally:
-            self.hooks = hooks
-        other.hooks = hooks
+            self.hooks, self.method = hooks, method
+        other.hooks, other.method = hooks, method
         return other
 
     def folded(self) -> "Sequential":
@@ -255,10 +263,13 @@ class Sequential:
     def save(self, path) -> None:
         """Write ``path`` (.npz; a path or a writable binary file object): the architecture as
         a JSON string under ``"architecture"``, parameters under ``"params/<layer>/<name>"``,
-        buffers under ``"buffers/<layer>/<name>"``; readable with
-        ``numpy.load(path, allow_pickle=False)``.  ``qconfig`` and ``hooks`` are not stored
-        (``simulator.QConfig`` has no file form yet): reload, then re-attach them."""
+        buffers under ``"buffers/<layer>/<name>"``, and for a trained model the method that
+        trained it as a JSON string under ``"training_method"`` (``method_record``); readable
+        with ``numpy.load(path, allow_pickle=False)``.  ``load`` rebuilds ``qconfig`` and
+        ``hooks`` from that method, so the loaded model evaluates exactly as this one."""
         arrays = {"architecture": np.array(json.dumps(self.architecture()))}
+        if self.method is not None:
+            arrays["training_method"] = np.array(json.dumps(self.method_record()))
         for layer in self.layers:
             for key, value in layer.params().items():
                 arrays[f"params/{layer.name}/{key}"] = value
@@ -269,6 +280,15 @@ class Sequential:
             return
         with open(os.fspath(path), "wb") as f:
             np.savez(f, **arrays)
+
+    def method_record(self) -> dict:
+        """The JSON-able record of ``self.method``: ``name``, ``options`` (the constructor's
+        keyword arguments, formats as ``precision.get`` spec strings), ``state`` (learned
+        inference state) and ``qconfig`` (its repr: ``load`` checks that the rebuilt method
+        gives the same one)."""
+        m = self.method
+        return {"name": m.name or type(m).__name__, "options": m.options(),
+                "state": m.inference_state(), "qconfig": repr(self.qconfig)}
 
     def to_bytes(self) -> bytes:
         """The ``.npz`` file :meth:`save` writes, as bytes."""
@@ -290,10 +310,14 @@ class Sequential:
             if "architecture" not in f.files:
                 raise ValueError(f"{path} is not a lowbit model file: no 'architecture' entry")
             arch = json.loads(str(f["architecture"]))
-            if arch.get("format") != FILE_FORMAT or arch.get("version") != FILE_VERSION:
+            if arch.get("format") != FILE_FORMAT or arch.get("version") not in READABLE_VERSIONS:
                 raise ValueError(f"{path}: unsupported model file format "
                                  f"{arch.get('format')!r} version {arch.get('version')!r}; "
-                                 f"expected {FILE_FORMAT!r} version {FILE_VERSION}")
+                                 f"expected {FILE_FORMAT!r} version "
+                                 f"{' or '.join(map(str, READABLE_VERSIONS))}")
+            record = None
+            if "training_method" in f.files:
+                record = json.loads(str(f["training_method"]))
             layers = []
             for spec in arch["layers"]:
                 kind = spec["kind"]
@@ -316,11 +340,35 @@ class Sequential:
                 layers.append(layer)
             expected = {f"{p}/{lay.name}/{k}" for lay in layers
                         for p, s in (("params", lay.params()), ("buffers", lay.buffers()))
-                        for k in s} | {"architecture"}
+                        for k in s} | {"architecture", "training_method"}
             extra = set(f.files) - expected
             if extra:
                 raise ValueError(f"{path}: unexpected arrays {sorted(extra)}")
-        return cls(layers, tuple(arch["input_shape"]), name=arch["name"])
+        model = cls(layers, tuple(arch["input_shape"]), name=arch["name"])
+        if record is not None:
+            model._restore_method(record, path)
+        return model
+
+    def _restore_method(self, record, path) -> None:
+        """Rebuild the training method of a loaded model from its ``method_record``."""
+        from models import methods
+        from models.methods.base import decode_options
+
+        if not isinstance(record, dict) or not {"name", "options", "state"} <= set(record):
+            raise ValueError(f"{path}: 'training_method' must be a JSON object with name, "
+                             f"options and state, got {record!r}")
+        method = methods.get(record["name"])(**decode_options(record["options"]))
+        method.restore(self, record["state"])
+        if "qconfig" in record and repr(self.qconfig) != record["qconfig"]:
+            # The method keeps learned inference state it does not export: the rebuilt hooks
+            # would compute something else, so keep the plain forward (as version 1 files).
+            warnings.warn(f"{path}: method {record['name']!r} rebuilt from its options gives "
+                          "another qconfig than the saved one (record['qconfig']): it "
+                          "keeps learned inference state that it does not export "
+                          "(TrainingMethod.inference_state), so the model is loaded without "
+                          "its hooks and qconfig and evaluates in plain float",
+                          RuntimeWarning, stacklevel=3)
+            self.qconfig = self.hooks = self.method = None
 
     # ------------------------------------------------------------------ export
     def to_graph(self, fold_batchnorm: bool = True):

@@ -79,10 +79,27 @@ Contracts of the hooks (the base class implements each as the identity, i.e. flo
     The simulator configuration that reproduces the trained model's inference forward pass
     (``simulator.simulate(model.to_graph(), qconfig, x)`` gives ``model.predict(x)``).  None for
     float models.
+
+Model files (``Sequential.save``/``load``) store the method that trained a model: its name,
+``options()`` (the constructor arguments, formats as ``precision.get`` spec strings) and
+``inference_state()``; ``load`` rebuilds it with ``restore(model, state)``:
+
+``options() -> dict``
+    The keyword arguments the method was constructed with, JSON-able (recorded generically at
+    construction; see ``encode_option``).  ``type(m)(**decode_options(m.options()))`` builds an
+    equal method.
+``inference_state() -> dict`` / ``load_inference_state(state)``
+    Learned state the inference hooks need beyond the options and what ``setup`` derives from
+    the model (e.g. scales chosen during training), JSON-able.  The default is none (``{}``).
+``restore(model, state)``
+    Re-attach the method to a trained model: ``setup`` with the model's parameters and
+    buffers kept bit for bit, ``load_inference_state(state)``, then ``model.qconfig``,
+    ``model.hooks`` and ``model.method`` as ``finalize`` sets them.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -99,6 +116,13 @@ class TrainingMethod:
     name: ClassVar[str] = ""
     #: Whether ``fmt=`` is meaningful for this method (False: passing one is a ValueError).
     accepts_fmt: ClassVar[bool] = False
+
+    def __new__(cls, *args, **kwargs):
+        # Record the constructor arguments of every subclass for ``options()`` (model files),
+        # without each subclass repeating its own argument list.
+        self = super().__new__(cls)
+        self._constructor_args = (args, kwargs)
+        return self
 
     def __init__(self, fmt: Any = None, **options):
         if options:
@@ -128,6 +152,43 @@ class TrainingMethod:
                     layer.params()[key][...] = value
         model.qconfig = self.qconfig(model)
         model.hooks = self.inference_hooks()
+        model.method = self
+
+    # ------------------------------------------------------------------ model files
+    def options(self) -> dict:
+        """The constructor's keyword arguments as JSON-able values (``encode_option``)."""
+        args, kwargs = getattr(self, "_constructor_args", ((), {}))
+        bound = inspect.signature(type(self).__init__).bind(self, *args, **kwargs)
+        out = {}
+        for name, value in list(bound.arguments.items())[1:]:
+            if bound.signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                out.update({k: encode_option(f"{name}.{k}", v) for k, v in value.items()})
+            else:
+                out[name] = encode_option(name, value)
+        return out
+
+    def inference_state(self) -> dict:
+        """Learned state the inference hooks need beyond options and ``setup`` (none)."""
+        return {}
+
+    def load_inference_state(self, state: dict) -> None:
+        """Set what ``inference_state`` returned (the default has no state to set)."""
+        if state:
+            raise ValueError(f"method {self.name!r} keeps no inference state, got keys "
+                             f"{sorted(state)}")
+
+    def restore(self, model, state: dict | None = None) -> None:
+        """Re-attach this method to the trained ``model`` (module docstring): its parameters
+        and buffers stay exactly as they are."""
+        kept = [(store, key, value.copy()) for layer in model.layers
+                for store in (layer.params(), layer.buffers()) for key, value in store.items()]
+        self.setup(model, np.random.default_rng(0))
+        for store, key, value in kept:
+            store[key] = value
+        self.load_inference_state(state or {})
+        model.qconfig = self.qconfig(model)
+        model.hooks = self.inference_hooks()
+        model.method = self
 
     # ------------------------------------------------------------------ forward
     def forward_params(self, layer, training: bool) -> dict | None:
@@ -171,3 +232,39 @@ class FloatTraining(TrainingMethod):
     """Plain float32 training: every hook is the identity."""
 
     name = "float"
+
+
+def encode_option(name: str, value):
+    """A method option as a JSON-able value: None, bool, int, float and str as they are,
+    ``precision`` formats as ``{"format": spec}`` (``precision.get(spec) == value``), lists
+    and tuples element by element.  TypeError for anything else."""
+    from precision.base import NumberFormat
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, NumberFormat):
+        return {"format": value.spec()}
+    if isinstance(value, (list, tuple)):
+        return [encode_option(name, v) for v in value]
+    raise TypeError(f"method option {name}={value!r} has no file form; expected None, a bool, "
+                    "number, string, precision format, or a list of them")
+
+
+def decode_options(options: dict) -> dict:
+    """The keyword arguments ``encode_option`` encoded (formats via ``precision.get``)."""
+    import precision
+
+    def decode(value):
+        if isinstance(value, dict):
+            if set(value) != {"format"} or not isinstance(value["format"], str):
+                raise ValueError(f"a method option {value!r} is not a {{'format': spec}} entry")
+            return precision.get(value["format"])
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        return value
+
+    if not isinstance(options, dict):
+        raise ValueError(f"method options must be a JSON object, got {options!r}")
+    return {k: decode(v) for k, v in options.items()}

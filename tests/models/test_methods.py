@@ -315,3 +315,124 @@ def test_input_hook_is_the_identity_by_default_and_for_mlps(digits):
     meth = FixedPointTraining(fmt=FixedPoint(il=4, fl=2))
     meth.setup(mlp(digits), np.random.default_rng(0))
     assert meth.input(x, True) is x
+
+
+# ---------------------------------------------------------------------------- fused rounding
+# models.methods.fixed.ValueRounder must equal FixedPoint.quantize(x).codes * 2**-fl bit for bit
+# (the sign of zero included): it is how fixed-point training rounds every tensor.
+from models.methods.fixed import ValueRounder, mix64, step_key  # noqa: E402
+
+ROUNDINGS = ("nearest", "nearest_even", "nearest_away", "nearest_zero", "nearest_down", "floor",
+             "toward_zero", "stochastic")
+OVERFLOWS = ("saturate", "saturate_zero", "saturate_symmetric", "wrap")
+
+
+def reference_values(fmt, x, seed):
+    q = fmt.quantize(x, seed=seed if fmt.is_stochastic else None)
+    return np.multiply(q.codes, np.float64(q.scale), dtype=np.float64)
+
+
+def assert_same_bits(actual, expected):
+    assert actual.dtype == np.float64 and actual.shape == expected.shape
+    assert_array_equal(actual.view(np.uint64), expected.view(np.uint64))
+
+
+def edge_grid(fmt) -> tuple[np.ndarray, np.ndarray]:
+    """(values in the kernels' fast range, all values): ties at +-1/2 step, zero of both
+    signs, the extreme codes, one step past them, the region -1 < y < 0 where y + 1 rounds;
+    then also infinities, subnormal and huge values (the exact path)."""
+    step = 2.0 ** -fmt.fl
+    lo, hi = fmt.min_code, fmt.max_code
+    codes = np.array([0, 1, 2, 3, -1, -2, -3, lo, lo + 1, hi, hi - 1, lo - 1, hi + 1,
+                      lo - 7, hi + 7, 2 * hi, -2 * hi], dtype=np.float64)
+    base = np.concatenate([codes, codes + 0.5, codes - 0.5, codes + 0.25, codes - 0.75,
+                           codes + 0.5 - 2.0**-40, codes + 0.5 + 2.0**-40])
+    tiny = np.array([-0.3 + 2.0**-54, -2.0**-60, 2.0**-60, -1 + 2.0**-53, -0.5 + 2.0**-54,
+                     -1.0, -0.0, 0.0, 5e-324, -5e-324, 2.0**-1022, 2.0**60, -2.0**60,
+                     np.inf, -np.inf])
+    fast = np.concatenate([base, tiny[:7]]) * step  # an even count: reshaped to 2-d
+    return fast, np.concatenate([fast, tiny * step, tiny])
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+@pytest.mark.parametrize("overflow", OVERFLOWS)
+@pytest.mark.parametrize("signed", [True, False])
+def test_fused_rounding_equals_quantize_on_edge_grids(rounding, overflow, signed):
+    """Every mode, on hand-built edges, in both kernels (new array and in place) and for
+    float32 input: the values of FixedPoint.quantize, bit for bit."""
+    for il, fl in ((4, 8), (3, 0), (-2, 10), (10, -3), (1, 1)):
+        fmt = FixedPoint(il=il, fl=fl, signed=signed, rounding=rounding, overflow=overflow)
+        rounder = ValueRounder(fmt)
+        assert rounder.fused
+        fast, x = edge_grid(fmt)
+        for seed in (0, 12345):
+            expected = reference_values(fmt, x, seed)
+            assert_same_bits(rounder.values(x, seed), expected)
+            p = x.copy()
+            rounder.round_inplace(p, seed)
+            assert_same_bits(p, expected)
+            p = fast.reshape(-1, 2).copy()  # 2-d, and no element for the exact path
+            rounder.round_inplace(p, seed)
+            assert_same_bits(p, reference_values(fmt, fast.reshape(-1, 2), seed))
+            assert_same_bits(rounder.values(fast, seed), reference_values(fmt, fast, seed))
+        x32 = x.astype(np.float32)
+        assert_same_bits(rounder.values(x32, 7), reference_values(fmt, x32, 7))
+
+
+@pytest.mark.parametrize("fmt", [FixedPoint(il=4, fl=4, overflow="wrap", saturation_bits=2),
+                                 FixedPoint(il=4, fl=4, overflow="wrap_sign_magnitude"),
+                                 FixedPoint(il=40, fl=20, rounding="stochastic")])
+def test_formats_outside_the_fused_kernels_use_quantize(fmt):
+    """Bit-surgery overflow and words beyond 52 bits go through FixedPoint.quantize."""
+    rounder = ValueRounder(fmt)
+    assert not rounder.fused
+    x = np.linspace(-40, 40, 997)
+    assert_same_bits(rounder.values(x, 3), reference_values(fmt, x, 3))
+    p = x.copy()
+    rounder.round_inplace(p, 3)
+    assert_same_bits(p, reference_values(fmt, x, 3))
+
+
+def test_fused_rounding_raises_on_nan_as_quantize_does():
+    """NaN is refused with quantize's message, by both entry points."""
+    rounder = ValueRounder(FixedPoint(il=4, fl=8, rounding="stochastic"))
+    x = np.array([0.5, np.nan, 1.0])
+    with pytest.raises(ValueError, match="x contains 1 NaN value.*flat index 1"):
+        rounder.values(x, 0)
+    with pytest.raises(ValueError, match="x contains 1 NaN value.*flat index 1"):
+        rounder.round_inplace(x.copy(), 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(il=st.integers(-4, 12), fl=st.integers(-4, 14), signed=st.booleans(),
+       rounding=st.sampled_from(ROUNDINGS), overflow=st.sampled_from(OVERFLOWS),
+       seed=st.integers(0, 2**64 - 1),
+       x=st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=40),
+       spread=st.floats(2.0**-20, 2.0**20))
+def test_fused_rounding_equals_quantize_on_random_cases(il, fl, signed, rounding, overflow,
+                                                         seed, x, spread):
+    """Random formats, seeds and values (any float, and values scaled near the range)."""
+    if not 1 <= il + fl <= 26:
+        return
+    fmt = FixedPoint(il=il, fl=fl, signed=signed, rounding=rounding, overflow=overflow)
+    rounder = ValueRounder(fmt)
+    for arr in (np.array(x), np.tanh(np.array(x)) * spread):
+        expected = reference_values(fmt, arr, seed)
+        assert_same_bits(rounder.values(arr, seed), expected)
+        p = arr.copy()
+        rounder.round_inplace(p, seed)
+        assert_same_bits(p, expected)
+
+
+def test_step_key_and_mix64_equal_the_jitted_originals():
+    """The Python-int key chain equals StepKeys and precision.stochastic.mix64."""
+    from precision.stochastic import mix64 as jitted_mix64
+
+    rng = np.random.default_rng(8)
+    keys = StepKeys(rng)
+    for _ in range(50):
+        z = int(rng.integers(0, 2**63)) * 2 + int(rng.integers(0, 2))
+        assert mix64(z) == int(jitted_mix64(np.uint64(z)))
+        keys.step = int(rng.integers(0, 10**6))
+        layer, role = int(rng.integers(-1, 40)), int(rng.integers(0, 100))
+        assert step_key(keys.base, keys.step, layer, role) == keys(layer, role)
