@@ -13,9 +13,10 @@ logit).  A LeNet-300-100 trained on MNIST has logits of standard deviation ~9 an
 at the learning rate that suits cross-entropy (SGD 0.01-0.05) the first steps are ~10x larger
 than a label step and drive most hidden ReLUs of a small student to zero for good (measured:
 77% of a 784-30-10 student's units dead after one epoch at lr 0.01; the run ends predicting one
-class).  ``distill(..., logit_scale="std")`` regresses ``z_t / std(z_t)`` instead: the student's
-logits then match the teacher's up to one positive factor, which changes no prediction, and
-the gradient is back on the cross-entropy's scale.
+class).  Two remedies: a ~10x smaller learning rate, or ``distill(..., logit_scale="std")``,
+which regresses ``z_t / std(z_t)`` (the student's logits then match the teacher's up to one
+positive factor, which changes no prediction, at the cross-entropy's gradient scale).  On MNIST
+the smaller learning rate did better (docs/compression.md, "Distillation").
 """
 
 from __future__ import annotations
