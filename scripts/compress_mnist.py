@@ -2,9 +2,14 @@
 2016 report 40x at 1.58% error from 1.64%), HashedNets at 1/8 and 1/64 against plain networks
 with the same number of real weights (Chen et al. 2015), and distillation of a small student
 from LeNet-300-100 with and without the teacher (Hinton et al. 2015; Ba & Caruana 2014), the
-distilled student then quantized to 8- and 4-bit fixed point in the simulator.
+distilled student then quantized to 8- and 4-bit fixed point in the simulator.  The
+``distill_study`` section repeats distillation over seeds with the settings chosen on the
+validation split (docs/compression.md, "Distillation").
 
-    nice -n 10 python scripts/compress_mnist.py --epochs 10 --sections dc,hash,distill
+    nice -n 19 python scripts/compress_mnist.py --epochs 8 --sections dc,hash,distill
+    nice -n 19 python scripts/compress_mnist.py --epochs 8 --seeds 3 --sections hash
+    nice -n 19 python scripts/compress_mnist.py --epochs 8 --seeds 3 --student-hidden 30,10 \
+        --sections distill_study
 
 Results (JSON, appended section by section so a stopped run keeps what finished) go to
 docs/compression_mnist.json; tables are printed.
@@ -146,29 +151,6 @@ def section_distill(data, args, results):
     results["distillation"] = out
 
 
-def section_distill_grid(data, args, results):
-    """Students of 30 and 10 hidden units, labels only against three Hinton settings and two
-    logit-regression learning rates (8 epochs each; test error)."""
-    from models import Sequential
-    from models.compress.distillation import distill
-
-    teacher = Sequential.load(args.work / "lenet300_float.npz")
-    runs = [("labels", dict(teacher=None)),
-            ("hinton T4 a0.9", dict(teacher=teacher, temperature=4.0, alpha=0.9)),
-            ("hinton T2 a0.5", dict(teacher=teacher, temperature=2.0, alpha=0.5)),
-            ("hinton T8 a0.7", dict(teacher=teacher, temperature=8.0, alpha=0.7)),
-            ("logits lr1e-3", dict(teacher=teacher, mode="logits", lr=1e-3)),
-            ("logits lr3e-3", dict(teacher=teacher, mode="logits", lr=3e-3))]
-    grid = {}
-    for hidden in (30, 10):
-        student = _mlp((784, hidden, 10), 7)
-        for name, kw in runs:
-            _, report = distill(student, data=data, epochs=args.epochs, seed=args.seed, **kw)
-            grid[f"{hidden} {name}"] = 1 - report.accuracy_after
-            print(hidden, name, grid[f"{hidden} {name}"], flush=True)
-    results["distillation_grid"] = grid
-
-
 #: Hinton et al.'s (T, alpha) grid and the logit-regression variants; each is selected on the
 #: validation split, never on test.
 HINTON_GRID = [(t, a) for t in (2.0, 4.0, 8.0) for a in (0.5, 0.9)]
@@ -245,8 +227,8 @@ def main(argv=None):
     p.add_argument("--temperature", type=float, default=4.0)
     p.add_argument("--train-subset", type=int, default=0)
     p.add_argument("--sections", default="dc,hash,distill",
-                   help="comma-separated: dc, hash, distill, distill_grid, distill_study (the last "
-                        "three need dc's baseline)")
+                   help="comma-separated: dc, hash, distill, distill_study (the last two use "
+                        "dc's baseline as the teacher)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None)
     p.add_argument("--out", default=str(REPO / "docs" / "compression_mnist.json"))
@@ -262,7 +244,6 @@ def main(argv=None):
         results["setup"] = {"epochs": args.epochs, "train_images": len(data.x_train),
                             "seed": args.seed, "optimizer": "SGD momentum 0.9, lr 0.05, batch 64"}
         sections = {"dc": section_dc, "hash": section_hash, "distill": section_distill,
-                    "distill_grid": section_distill_grid,
                     "distill_study": section_distill_study}
         for name in args.sections.split(","):
             sections[name](data, args, results)
