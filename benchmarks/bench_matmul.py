@@ -21,7 +21,7 @@ before).  Blocks alternate over several rounds so that a change of machine load 
 sides.  Reported: each side's median and spread (min..max) over all timed calls, and the ratio of
 medians ``reference / ops`` (higher is better).  For the popcount cases a load-insensitive
 figure is added: single-thread CPU time (``time.thread_time``) of the reference and of the
-popcount kernel alone.
+popcount kernel alone, called alternately, as a median of the pairs' ratios.
 """
 
 from __future__ import annotations
@@ -59,15 +59,20 @@ def paired_blocks(ref, ours, rounds: int = 3, per_block: int = 3, pause: float =
     return np.array(t_ref), np.array(t_ours)
 
 
-def thread_cpu(fn, repeat: int = 7) -> np.ndarray:
-    """Single-thread CPU seconds of ``repeat`` calls (after one untimed call)."""
-    fn()
-    out = []
+def paired_thread_cpu(ref, ours, repeat: int = 9):
+    """Single-thread CPU seconds (``time.thread_time``) of ``ref()`` and ``ours()``, called
+    alternately ``repeat`` times after one untimed call each; returns the two arrays.  CPU
+    time ignores waiting for a core, so this ratio barely moves with the machine's load (it
+    still moves with cache and memory-bus sharing: hence pairs and a median of ratios)."""
+    ref()
+    ours()
+    t_ref, t_ours = [], []
     for _ in range(repeat):
-        t0 = time.thread_time()
-        fn()
-        out.append(time.thread_time() - t0)
-    return np.array(out)
+        for fn, sink in ((ref, t_ref), (ours, t_ours)):
+            t0 = time.thread_time()
+            fn()
+            sink.append(time.thread_time() - t0)
+    return np.array(t_ref), np.array(t_ours)
 
 
 def _fmt(ts: np.ndarray) -> str:
@@ -145,20 +150,24 @@ def case_popcount(rng, rounds, per_block, name):
               else (lambda: X.ternary_gemm(an, az, bn, bz, c)))
     numba.set_num_threads(1)
     with threadpool_limits(1):
-        cpu_ref = thread_cpu(lambda: np.matmul(fa, fb))
-        cpu_kernel = thread_cpu(kernel)
+        cpu_ref, cpu_kernel = paired_thread_cpu(lambda: np.matmul(fa, fb), kernel)
     numba.set_num_threads(THREADS)
-    print(f"    1-thread CPU time: sgemm {np.median(cpu_ref) * 1e3:.2f} ms, kernel "
-          f"{np.median(cpu_kernel) * 1e3:.2f} ms: ratio {np.median(cpu_ref) / np.median(cpu_kernel):.2f}x")
+    pair = cpu_ref / cpu_kernel
+    print(f"    1-thread CPU time, sgemm {_fmt(cpu_ref)}")
+    print(f"    1-thread CPU time, kernel {_fmt(cpu_kernel)}")
+    print(f"    1-thread CPU ratio: median of pairs {np.median(pair):.2f}x "
+          f"[{pair.min():.2f} .. {pair.max():.2f}]")
     return ratio
 
 
 def main(cases=("fixed16", "int64", "xnor", "ternary"), rounds: int = 3, per_block: int = 3):
     import numba
 
+    import precision
     from simulator import ops
 
     numba.set_num_threads(THREADS)
+    precision.warmup()  # the packing kernels (qb is packed along K at its first product)
     ops.warmup()
     rng = np.random.default_rng(0)
     load0 = os.getloadavg()
