@@ -24,6 +24,13 @@ class UsageError(Exception):
     """Bad input found after argument parsing (exit status 2)."""
 
 
+def _at_least_one(text: str) -> int:
+    value = _positive_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; expected >= 1")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -48,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="sweep spec (TOML)")
     p.add_argument("-o", "--out", required=True, help="output store (directory, e.g. out.zarr)")
     _cluster_args(p)
+    p.add_argument("--threads-per-worker", type=_at_least_one, default=None, metavar="N",
+                   help="Numba threads per worker (default: cores // workers on a local "
+                   "cluster); BLAS always runs one thread per point")
     p.set_defaults(run=_cmd_sweep)
 
     p = sub.add_parser("simulate", help="simulate one configuration and print its figures",
@@ -126,7 +136,8 @@ def _cmd_sweep(args) -> int:
     from lowbit.sweep import sweep
 
     ds = sweep(args.spec, store=args.out, scheduler=args.scheduler, workers=args.workers,
-               progress=not args.no_progress, processes=args.processes)
+               progress=not args.no_progress, processes=args.processes,
+               threads_per_worker=args.threads_per_worker)
     failed = int((ds["error"] != "").sum())
     print(f"{int(ds['error'].size)} points in {args.out} ({failed} failed); dims: "
           + ", ".join(f"{d}={n}" for d, n in ds.sizes.items()))

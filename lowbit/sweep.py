@@ -153,10 +153,19 @@ def run_chunk(work, spec: Spec, indices, evaluate, numba_threads=None) -> list[t
     calling thread). BLAS is pinned to :data:`POINT_BLAS_THREADS` in this process (a
     worker process of its own; the local engine pins it around the whole sweep already).
     """
+    import numba
+
+    caller_threads = numba.get_num_threads()
     if numba_threads:
-        import numba
         numba.set_num_threads(min(numba_threads, numba.config.NUMBA_NUM_THREADS))
     _pin_blas()
+    try:
+        return _run_points(work, spec, indices, evaluate)
+    finally:  # in process (workers=0) this is the caller's own thread
+        numba.set_num_threads(caller_threads)
+
+
+def _run_points(work, spec, indices, evaluate) -> list[tuple]:
     out = []
     for index in indices:
         scalars = np.full(len(SCALAR_VARS), np.nan)

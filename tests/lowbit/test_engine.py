@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import xarray as xr
 from lowbit.point import FIGURES, LAYER_VARS, SCALAR_VARS
 from lowbit.spec import load_spec
 from lowbit.store import SweepStore, StoreMismatchError
-from lowbit.sweep import _chunks, grid_point, run
+from lowbit.sweep import MAX_CHUNK, TASKS_PER_WORKER, _blas_threads, _chunks, grid_point, run
 from tests.lowbit import fake_point
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 def run_fake(spec, store=None, **kwargs):
     spec = load_spec(spec)
     kwargs.setdefault("workers", 0)
-    return run(spec, fake_point.workload(), store, evaluate=fake_point.evaluate,
+    kwargs.setdefault("evaluate", fake_point.evaluate)
+    return run(spec, fake_point.workload(), store,
                fingerprint=spec.fingerprint(), model_npz=b"fake model bytes",
                provenance=fake_point.provenance(), progress=False, **kwargs)
 
@@ -79,6 +81,57 @@ def test_chunks_are_balanced_and_cover_the_todo_list(n, workers):
     sizes = [len(c) for c in chunks]
     assert max(sizes) - min(sizes) <= 1 and max(sizes) <= 8
     np.testing.assert_array_equal(np.sort(np.concatenate(chunks)), todo)
+    # small enough that the last worker still busy holds at most 1/16 of a worker's share
+    assert max(sizes) <= max(1, min(MAX_CHUNK, math.ceil(n / (TASKS_PER_WORKER * workers))))
+
+
+def test_a_short_sweep_goes_out_one_point_per_task():
+    """20 points on 2 workers: 20 tasks, not 7 of up to 3 (which ended with 11 points on one
+    worker and 9 on the other)."""
+    chunks = _chunks(np.arange(20), 2)
+    assert [len(c) for c in chunks] == [1] * 20
+
+
+#: (BLAS thread counts, Numba threads) seen by each point of the recording evaluate below
+SEEN: list = []
+
+
+def evaluate_recording_threads(work, point):
+    """fake_point.evaluate, noting the thread counts the point ran with."""
+    import numba
+
+    SEEN.append((tuple(_blas_threads()), numba.get_num_threads()))
+    return fake_point.evaluate(work, point)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_points_run_with_one_blas_thread_and_the_asked_numba_threads(fake_spec, workers):
+    """Every point runs with 1 BLAS thread (np.dot's last bits depend on it) and
+    threads_per_worker Numba threads; the caller's settings are restored afterwards."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    caller = numba.get_num_threads()
+    SEEN.clear()
+    with threadpool_limits(2, user_api="blas"):
+        run_fake(fake_spec, workers=workers, threads_per_worker=1,
+                 evaluate=evaluate_recording_threads)
+        after = _blas_threads()
+    assert len(SEEN) == 24
+    assert {numba_threads for _, numba_threads in SEEN} == {1}
+    assert {n for blas, _ in SEEN for n in blas} == {1}
+    assert after and set(after) == {2}
+    assert numba.get_num_threads() == caller
+
+
+@pytest.mark.parametrize("value, error, match", [
+    (0, ValueError, r"threads_per_worker=0 is out of range; expected threads_per_worker >= 1"),
+    (1.5, TypeError, r"threads_per_worker must be an int, got float"),
+    (True, TypeError, r"threads_per_worker must be an int, got bool"),
+])
+def test_threads_per_worker_is_checked(fake_spec, value, error, match):
+    with pytest.raises(error, match=match):
+        run_fake(fake_spec, threads_per_worker=value)
 
 
 def test_store_round_trip_and_rerun_is_identical(fake_spec, tmp_path):
@@ -168,3 +221,12 @@ def _done_count(out) -> int:
 def load_spec_fingerprint(out) -> str:
     import zarr
     return zarr.open_group(str(out), mode="r")["_lowbit"].attrs["fingerprint"]
+
+
+def test_cli_refuses_zero_threads_per_worker(capsys):
+    from lowbit.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "s.toml", "-o", "o", "--threads-per-worker", "0"])
+    assert exit_info.value.code == 2
+    assert "--threads-per-worker: 0 is out of range; expected >= 1" in capsys.readouterr().err
