@@ -212,6 +212,48 @@ def section_distill_study(data, args, results):
     results["distillation_study"] = study
 
 
+
+def section_distill_qat(data, args, results):
+    """Quantization-aware training of the baseline and the chosen Hinton student (settings read
+    from ``distill_study``'s results, models retrained with the same seeds, which reproduces
+    them): ``args.qat_epochs`` epochs of QAT on the labels with 4-bit weights and biases
+    ``FixedPoint(il=0, fl=4)`` (range [-0.5, 0.4375]) and 8-bit activations
+    ``FixedPoint(il=4, fl=4)``, the same for both; test error by ``simulate`` with the model's
+    exported qconfig."""
+    from models import Sequential, train
+    from models.compress.distillation import distill
+    from precision import FixedPoint
+    from simulator import simulate
+
+    study = results["distillation_study"]
+    teacher = Sequential.load(args.teacher)
+    weights, acts = FixedPoint(il=0, fl=4), FixedPoint(il=4, fl=4)
+    out = {"weights": repr(weights), "activations": repr(acts), "epochs": args.qat_epochs,
+           "lr": 0.01}
+    for hidden in (int(h) for h in str(args.student_hidden).split(",")):
+        name = f"784-{hidden}-10"
+        chosen = study[name]["chosen"]["hinton"]          # "hinton T=4 alpha=0.5"
+        t, a = (float(part.split("=")[1]) for part in chosen.split()[1:])
+        rows = {}
+        for role, kw in (("labels", dict(teacher=None)),
+                         ("hinton", dict(teacher=teacher, temperature=t, alpha=a))):
+            floats, quantized = [], []
+            for seed in study["seeds"]:
+                model, _ = distill(_mlp((784, hidden, 10), seed), data=data, epochs=study["epochs"],
+                                   seed=seed, **kw)
+                floats.append(_error(model, data))
+                train(model, data, method="qat", fmt=weights, activations=acts,
+                      epochs=args.qat_epochs, seed=seed, lr=0.01, progress=False)
+                res = simulate(model.to_graph(), model.qconfig, data.x_test, collect=False)
+                quantized.append(float(np.mean(res.predictions != data.y_test)))
+                print(name, role, seed, floats[-1], quantized[-1], flush=True)
+            rows[role] = {"setting": chosen if role == "hinton" else "labels",
+                          "float_test_error": _spread(floats),
+                          "qat_w4a8_test_error": _spread(quantized)}
+        out[name] = rows
+    results["distillation_qat"] = out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=10)
@@ -227,8 +269,10 @@ def main(argv=None):
     p.add_argument("--temperature", type=float, default=4.0)
     p.add_argument("--train-subset", type=int, default=0)
     p.add_argument("--sections", default="dc,hash,distill",
-                   help="comma-separated: dc, hash, distill, distill_study (the last two use "
-                        "dc's baseline as the teacher)")
+                   help="comma-separated: dc, hash, distill, distill_study, distill_qat (the last "
+                        "three use dc's baseline as the teacher; distill_qat needs "
+                        "distill_study's results)")
+    p.add_argument("--qat-epochs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None)
     p.add_argument("--out", default=str(REPO / "docs" / "compression_mnist.json"))
@@ -244,7 +288,8 @@ def main(argv=None):
         results["setup"] = {"epochs": args.epochs, "train_images": len(data.x_train),
                             "seed": args.seed, "optimizer": "SGD momentum 0.9, lr 0.05, batch 64"}
         sections = {"dc": section_dc, "hash": section_hash, "distill": section_distill,
-                    "distill_study": section_distill_study}
+                    "distill_study": section_distill_study,
+                    "distill_qat": section_distill_qat}
         for name in args.sections.split(","):
             sections[name](data, args, results)
             out.write_text(json.dumps(results, indent=1, default=float))
