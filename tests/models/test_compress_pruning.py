@@ -211,7 +211,7 @@ def test_obd_prunes_smallest_saliency(digits):
 
 
 def _tiny_cnn(seed):
-    """Grouped, padded, strided convs with batch norm, both pools, HardTanh and Dropout."""
+    """Grouped, padded, strided, dilated convs; batch norm, both pools, HardTanh, Dropout."""
     rng = np.random.default_rng(seed)
     bn = BatchNorm(4)
     bn.params()["gamma"][:] = rng.uniform(0.5, 2.0, 4)
@@ -219,7 +219,7 @@ def _tiny_cnn(seed):
     bn.buffers()["running_mean"][:] = rng.normal(0, 0.3, 4)
     bn.buffers()["running_var"][:] = rng.uniform(0.5, 2.0, 4)
     layers = [Conv2D(2, 4, 3, padding=1, groups=2, seed=rng), bn, ReLU(), MaxPool2D(2),
-              Conv2D(4, 3, 2, stride=2, padding=1, seed=rng), HardTanh(), Dropout(0.5),
+              Conv2D(4, 3, 2, stride=2, padding=1, dilation=2, seed=rng), HardTanh(), Dropout(0.5),
               AvgPool2D(2), Flatten(), Dense(3, 5, seed=rng)]
     for layer in layers:
         if layer.kind in ("conv", "dense"):
