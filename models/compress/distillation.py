@@ -80,7 +80,8 @@ def distill(student, teacher, data, *, temperature: float = 4.0, alpha: float = 
     SGD).  ``logit_scale`` (mode ``"logits"`` only): a positive factor applied to the teacher's
     logits before they are regressed, or ``"std"`` for ``1 / std`` of the teacher's logits on
     the training split (module docstring: why).  The report compares total weights (teacher ->
-    student) and test accuracies; its ``extra["history"]`` holds the per-epoch mean training loss and validation accuracy.
+    student) and test accuracies; its ``extra["history"]`` holds the per-epoch mean training
+    loss and validation accuracy.
     """
     from models.optim import get_optimizer
     from models.sequential import softmax_cross_entropy
