@@ -28,6 +28,17 @@ from precision.modes import (
 )
 from precision.stochastic import GOLDEN_GAMMA, bits_at, mix64, weyl_at
 
+@njit_serial(inline="always")
+def _overflow_int64(r, ext, umask, signed, sat, zero, lo, lo_sat, hi):
+    """``(code, outside)``: the rounded int64 ``r`` clamped (``sat``), zeroed (``zero``) or
+    wrapped to ``64 - ext`` bits, and whether it lies outside ``[lo, hi]`` (branch-free: the
+    caller's loop stays vectorizable)."""
+    outside = (r > hi) | (r < lo)
+    wrapped = ((r << ext) >> ext) if signed else (r & umask)
+    clamped = min(max(r, lo_sat), hi)
+    return (clamped if sat else ((0 if outside else r) if zero else wrapped)), outside
+
+
 def _fast_pass(xs, out, scale, wl, signed, rmode, omode, lo, lo_sat, hi, slow_overflow):
     """Pass 1 for deterministic rounding (one body, compiled serial and parallel below).
 
@@ -60,14 +71,8 @@ def _fast_pass(xs, out, scale, wl, signed, rmode, omode, lo, lo_sat, hi, slow_ov
         up = ((nearest & (gt | tie)) | (even & (gt | (tie & ((n & 1) == 1))))
               | (away & (gt | (tie & (n >= 0)))) | (tzero & (gt | (tie & (n < 0))))
               | (down & gt) | (trunc & (yy != f) & (n < 0)))
-        r = n + np.int64(up)
-        outside = (r > hi) | (r < lo)
-        if signed:
-            wrapped = (r << ext) >> ext
-        else:
-            wrapped = r & umask
-        clamped = min(max(r, lo_sat), hi)
-        code = clamped if sat else ((0 if outside else r) if zero else wrapped)
+        code, outside = _overflow_int64(n + np.int64(up), ext, umask, signed, sat, zero, lo,
+                                        lo_sat, hi)
         out[i] = code
         rare += np.int64((not ok) | (outside & slow_overflow))
     return rare
@@ -90,13 +95,7 @@ def _fast_pass_stochastic(xs, out, scale, wl, signed, omode, lo, lo_sat, hi, slo
         frac = (y - f) if ok else 0.0
         u = bits_at(start, i) >> _U11
         r = np.int64(f) + np.int64(_stochastic_up(np.float64(u) * _TWO_M53, y, f, frac))
-        outside = (r > hi) | (r < lo)
-        if signed:
-            wrapped = (r << ext) >> ext
-        else:
-            wrapped = r & umask
-        clamped = min(max(r, lo_sat), hi)
-        code = clamped if sat else ((0 if outside else r) if zero else wrapped)
+        code, outside = _overflow_int64(r, ext, umask, signed, sat, zero, lo, lo_sat, hi)
         out[i] = code
         rare += np.int64((not ok) | (outside & slow_overflow))
     return rare

@@ -241,10 +241,13 @@ class FixedPoint(NumberFormat):
         if wl <= 31 or (signed and wl == 32):  # every code is an int32: the float pass
             kind = (rmode, F.overflow_class(omode))
             bounds = (scale, float(lo), float(lo_sat), float(hi), 2.0 ** wl, slow, start)
+            # unsigned codes through a signed view of the same width: the truncating store
+            # writes the same bits, and half as many kernels get compiled
+            signed_out = out.view(f"i{out.itemsize}")
             if parallel:
-                rare = F.narrow_parallel(*kind)(flat, out, *bounds)
+                rare = F.narrow_parallel(*kind)(flat, signed_out, *bounds)
             else:
-                rare = F.narrow_block(*kind)(flat, out, *bounds, 0)
+                rare = F.narrow_block(*kind)(flat, signed_out, *bounds, 0)
         elif self.rounding == "stochastic":
             fast = (F.fast_pass_stochastic_parallel if parallel
                     else F.fast_pass_stochastic_serial)
