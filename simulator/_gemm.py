@@ -122,7 +122,7 @@ def _popcount(x_op, x2d, w_op, w2d, acc, pre, fl, x_planes, w_planes, out_dtype)
 
 
 def _sign_select(x_op, x2d, w_op, w2d, acc, pre, fl, out_dtype):
-    m, kk = x2d.shape
+    m = x2d.shape[0]
     n = w2d.shape[0]
     c = np.empty((m, n), dtype=np.int64)
     c[...] = pre if pre is not None else 0

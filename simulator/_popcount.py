@@ -31,7 +31,7 @@ def _ctpop_u64(typingctx, word):
 
 def _popcount_python(word) -> int:
     """Reference and ``NUMBA_DISABLE_JIT`` fallback: set bits of the 64-bit pattern of ``word``."""
-    return bin(int(word) & 0xFFFF_FFFF_FFFF_FFFF).count("1")
+    return (int(word) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()
 
 
 if numba.config.DISABLE_JIT:  # pragma: no cover - exercised by the coverage run only
