@@ -268,8 +268,9 @@ class Sequential:
         with ``numpy.load(path, allow_pickle=False)``.  ``load`` rebuilds ``qconfig`` and
         ``hooks`` from that method, so the loaded model evaluates exactly as this one."""
         arrays = {"architecture": np.array(json.dumps(self.architecture()))}
-        if self.method is not None:
-            arrays["training_method"] = np.array(json.dumps(self.method_record()))
+        record = self.method_record()
+        if record is not None:
+            arrays["training_method"] = np.array(json.dumps(record))
         for layer in self.layers:
             for key, value in layer.params().items():
                 arrays[f"params/{layer.name}/{key}"] = value
@@ -281,14 +282,33 @@ class Sequential:
         with open(os.fspath(path), "wb") as f:
             np.savez(f, **arrays)
 
-    def method_record(self) -> dict:
+    def method_record(self) -> dict | None:
         """The JSON-able record of ``self.method``: ``name``, ``options`` (the constructor's
         keyword arguments, formats as ``precision.get`` spec strings), ``state`` (learned
         inference state) and ``qconfig`` (its repr: ``load`` checks that the rebuilt method
-        gives the same one)."""
+        gives the same one).
+
+        None without a method, or when ``load`` could not rebuild it: a method that is not
+        registered under its name (``models.methods.get``) or whose options have no file form
+        (pruning masks).  When the model's inference then depends on the method (``hooks`` or
+        ``qconfig`` set), a RuntimeWarning says that the file will not reproduce it."""
         m = self.method
-        return {"name": m.name or type(m).__name__, "options": m.options(),
-                "state": m.inference_state(), "qconfig": repr(self.qconfig)}
+        if m is None:
+            return None
+        from models import methods
+
+        try:
+            registered = methods.get(m.name) is type(m) if m.name else False
+            record = {"name": m.name, "options": m.options(), "state": m.inference_state(),
+                      "qconfig": repr(self.qconfig)} if registered else None
+            why = f"{type(m).__name__} is not registered under its name {m.name!r}"
+        except (TypeError, ValueError) as exc:
+            record, why = None, str(exc)
+        if record is None and (self.hooks is not None or self.qconfig is not None):
+            warnings.warn(f"model {self.name!r}: its training method cannot be stored ({why}); "
+                          "a loaded copy evaluates without its hooks and qconfig",
+                          RuntimeWarning, stacklevel=3)
+        return record
 
     def to_bytes(self) -> bytes:
         """The ``.npz`` file :meth:`save` writes, as bytes."""

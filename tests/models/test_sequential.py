@@ -436,3 +436,20 @@ def test_method_options_encode_only_file_forms():
     assert encode_option("k", (np.int64(3), 0.5, [True])) == [3, 0.5, [True]]
     with pytest.raises(TypeError, match=r"method option fmt=\{1: 2\} has no file form"):
         encode_option("fmt", {1: 2})
+
+
+def test_methods_without_a_file_form_save_the_parameters_only(small_digits):
+    """A method that load could not rebuild (unregistered, or options such as pruning masks
+    that have no file form) is left out; a warning says so when the model's inference
+    depends on it."""
+    from models.compress._common import MaskedTraining
+    from models.methods import get
+
+    m = _trained("float", _mlp, {}, small_digits)
+    m.method = MaskedTraining({"dense1": np.ones((64, 64), bool)})
+    assert m.method_record() is None
+    assert Sequential.from_bytes(m.to_bytes()).method is None
+    m.qconfig = get("ternary")().qconfig(m)
+    with pytest.warns(RuntimeWarning, match=r"cannot be stored \(method=.masked. is unknown"):
+        blob = m.to_bytes()
+    assert Sequential.from_bytes(blob).qconfig is None
