@@ -142,6 +142,21 @@ def test_popcount_result_saturates_like_the_reference(rng):
     assert_array_equal(stepped.codes, matmul_ref(qa.codes, qb.codes, 4, "saturate", True)[0])
 
 
+@pytest.mark.parametrize("fmt", [Binary(), Ternary()])
+@pytest.mark.parametrize("overflow", ["wrap", "saturate"])
+def test_popcount_with_bias_in_a_narrow_register(rng, fmt, overflow):
+    """The bias is preloaded, the exact sum then wrapped / clamped into 6 bits (finish pass)."""
+    qx = fmt.quantize(rng.normal(size=(9, 150)))
+    qw = fmt.quantize(rng.normal(size=(11, 150)))
+    qb = FixedPoint(6, 0).quantize(rng.integers(-32, 32, 11).astype(np.float64))
+    stats = {}
+    res = ops.dense(qx, qw, qb, acc=Accumulator(6, overflow), stats=stats)
+    assert stats["path"] == "popcount"
+    ref, events = matmul_ref(qx.codes, qw.codes.T, 6, overflow, preload=qb.codes.astype(np.int64))
+    assert_array_equal(res.codes, ref)
+    assert stats["acc_overflow"] == events > 0
+
+
 def test_weights_are_packed_once(rng):
     """The packed planes of a weight live in the QArray: a second product reuses them."""
     qx = Binary().quantize(rng.normal(size=(3, 100)))
