@@ -33,6 +33,13 @@ reached 29 % test accuracy with saturated logits and 95 % without.
 Inference (validation, ``model.predict`` after training, ``qconfig``) rounds activations to
 nearest (``inference_rounding``): deployed hardware does, and a deterministic forward pass is
 one that ``simulator.simulate`` reproduces code for code.
+
+Speed.  Training needs the values ``Q(x) = code * 2**-fl``, never the codes: ``ValueRounder``
+computes them in one fused pass (``models.methods._fixed_kernels``), in place for the
+parameters, equal bit for bit to ``FixedPoint.quantize(x).codes * 2**-fl``; per-tensor keys
+are computed on Python ints (``step_key``).  With the counter-based generator's hash as the
+floor of stochastic rounding, an epoch of LeNet-300-100 costs about 2.6x a float32 epoch
+(``benchmarks/bench_train_lowprec.py``): float64 GEMMs (exact accumulation) and the hash.
 """
 
 from __future__ import annotations
@@ -301,3 +308,15 @@ class FixedPointTraining(TrainingMethod):
 
 
 register("fixed", FixedPointTraining)
+
+
+def warmup() -> None:
+    """Compile (or load from Numba's cache) the fused rounding kernels on one-element inputs:
+    float32 and float64, new array and in place, deterministic and stochastic."""
+    from precision import FixedPoint
+
+    for rounding in ("nearest", "stochastic"):
+        rounder = ValueRounder(FixedPoint(il=4, fl=12, rounding=rounding))
+        for dtype in (np.float32, np.float64):
+            rounder.values(np.zeros(1, dtype), 0)
+        rounder.round_inplace(np.zeros(1), 0)
