@@ -19,7 +19,7 @@ CPU in the 100 ms after a float32 GEMM, about 5 ms after ``ops.matmul``).  Every
 with one untimed call (thread wake-up, first-touch page faults; the kernels were compiled
 before).  Blocks alternate over several rounds so that a change of machine load falls on both
 sides.  Reported: each side's median and spread (min..max) over all timed calls, and the ratio of
-medians ``reference / ops`` (higher is better).  For the popcount cases a load-insensitive
+medians ``reference / ops`` (higher is better).  For the popcount cases a less load-sensitive
 figure is added: single-thread CPU time (``time.thread_time``) of the reference and of the
 popcount kernel alone, called alternately, as a median of the pairs' ratios.
 """
