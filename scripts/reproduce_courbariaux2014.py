@@ -6,11 +6,14 @@ parameter updates, scales updated from the overflow rate (max 0.01 %) every 10 0
 The paper trains maxout networks with dropout for hundreds of epochs; this script trains the
 zoo's LeNet-300-100 (784-300-100-10, ReLU) with SGD (momentum 0.9, ``--lr``), batches of 100.
 
-    python scripts/reproduce_courbariaux2014.py --epochs 2 --train-subset 20000
+    python scripts/reproduce_courbariaux2014.py --epochs 5 --train-subset 0 --update-every 1000 \
+        --schedule cosine
 
 With short budgets use ``--update-every 1000``: the initial scales come from the first batch,
 and the logits' range grows by 4 bits within the first few hundred examples; until the next
-update they saturate, which stalls training.
+update they saturate, which stalls training.  (The authors' code instead measures the initial
+scales in a few epochs of high-precision training, then re-initializes the parameters; lowbit's
+DynamicFixedPointTraining has no such warm-up.)
 """
 
 from __future__ import annotations

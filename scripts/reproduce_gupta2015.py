@@ -6,7 +6,7 @@ Everything of the training step is fixed point (``train(method="fixed")``): inpu
 biases, layer outputs, back-propagated errors and updates.  Plain SGD (no momentum, so that no
 float state is kept outside the format), learning rate ``--lr``, mini-batches of 100.
 
-    python scripts/reproduce_gupta2015.py --epochs 1 --train-subset 10000
+    python scripts/reproduce_gupta2015.py --epochs 1 --train-subset 0 --lr 0.1
 
 writes docs/reproductions/gupta2015.nc (dims rounding x fl, plus the float baseline) and
 prints a markdown table for docs/reproductions.md.
