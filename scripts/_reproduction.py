@@ -146,8 +146,9 @@ class Results:
         self.save()
 
     def dataset(self) -> xr.Dataset:
-        import models
         import numba
+
+        import models
 
         dims = self.dims
         ds = xr.Dataset(

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _reproduction as R  # noqa: E402
+import _reproduction as R
 
 #: (label, method, hidden activation, method options)
 VARIANTS = (

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _reproduction as R  # noqa: E402
+import _reproduction as R
 
 WL = 16
 FLS = (8, 10, 12, 14)
@@ -40,8 +40,8 @@ def main(argv=None) -> int:
     from precision import FixedPoint
 
     data = R.load_mnist(args.data, args.train_subset)
-    common = dict(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr,
-                  schedule=args.schedule, progress=args.progress)
+    common = {"epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size,
+              "lr": args.lr, "schedule": args.schedule, "progress": args.progress}
     results = R.Results(
         R.result_path(args.out, "gupta2015.nc"), ("rounding", "fl"),
         {"rounding": ROUNDINGS, "fl": args.fl},
