@@ -16,13 +16,14 @@ cores that is the only definition under which two workers can be twice one.
   gives a second thread right now (1.0 when the other core is busy with someone else's work).
 * ``2 workers / 1 worker`` (warm): points per second of a 2-worker over a 1-worker local
   cluster whose kernels are already compiled, cluster start-up excluded, scatter and store
-  included; thread workers (the default) and, with ``--processes``, process workers warmed up
-  by compiling every kernel once per worker (cost reported). Repeated ``--reps`` times
+  included; thread workers (the default) and/or process workers warmed up by a first pass
+  over the grid in every worker (compilation; cost reported). Repeated ``--reps`` times
   alternately; median and range. Goal: >= 1.7.
 * ``--cold``: a 2-worker sweep in a fresh interpreter, start-up and compilation included, for
   threads and processes (what a newcomer's first ``lowbit sweep`` costs).
 
-    python benchmarks/bench_sweep.py [--quick] [--reps N] [--processes] [--cold]
+    python benchmarks/bench_sweep.py [--quick] [--reps N] [--workers threads|processes|both]
+                                     [--cold]
     (--quick: 8 points, 2 repetitions)
 """
 
@@ -88,22 +89,33 @@ class _ExecuteTimer:
     (scatter included) and storing each one; not the once-per-sweep work around it (creating
     the store, saving the model and the evaluation images into it, assembling the Dataset)."""
 
-    def __init__(self):
-        self.seconds = 0.0
+    def __init__(self, cpu_of):
+        self.seconds = self.cpu = 0.0
+        self.cpu_of = cpu_of
         self.inner = sweep_module._execute
 
     def __call__(self, *args, **kwargs):
+        c0 = self.cpu_of()
         t0 = time.perf_counter()
         try:
             return self.inner(*args, **kwargs)
         finally:
             self.seconds = time.perf_counter() - t0
+            self.cpu = self.cpu_of() - c0
 
 
-def timed_run(spec, work, blob, prov, fp, store, **kwargs) -> tuple[float, float]:
-    """``(seconds running the points, seconds of the whole run() call)``."""
+def process_cpu() -> float:
+    """CPU seconds (user + system, all threads) this process has used."""
+    t = os.times()
+    return t.user + t.system
+
+
+def timed_run(spec, work, blob, prov, fp, store, cpu_of=process_cpu,
+              **kwargs) -> tuple[float, float, float]:
+    """``(seconds running the points, CPU seconds they took, seconds of the whole run())``;
+    ``cpu_of()`` counts the CPU seconds of every process the points run in."""
     work.calibrations.clear()  # every run pays for its calibrations, as the direct loop did
-    timer = sweep_module._execute = _ExecuteTimer()
+    timer = sweep_module._execute = _ExecuteTimer(cpu_of)
     try:
         t0 = time.perf_counter()
         run(spec, work, store, evaluate=evaluate, fingerprint=fp, model_npz=blob,
@@ -111,7 +123,7 @@ def timed_run(spec, work, blob, prov, fp, store, **kwargs) -> tuple[float, float
         total = time.perf_counter() - t0
     finally:
         sweep_module._execute = timer.inner
-    return timer.seconds, total
+    return timer.seconds, timer.cpu, total
 
 
 def machine_ratio(seconds: float = 1.5) -> float:
@@ -141,12 +153,12 @@ def machine_ratio(seconds: float = 1.5) -> float:
 
 
 def cluster(n_workers: int, processes: bool):
-    from distributed import Client, LocalCluster
+    """The engine's own local cluster (``lowbit.sweep.local_cluster``), started here so that
+    its start-up is timed apart; worker processes get OPENBLAS_NUM_THREADS=1 from dask's
+    pre-spawn environment, and the engine sets one Numba thread per task."""
+    from distributed import Client
 
-    # worker processes get OPENBLAS_NUM_THREADS=1 from dask's pre-spawn environment, and the
-    # engine sets one Numba thread per task (threads_per_worker=1)
-    c = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
-                     dashboard_address=None, silence_logs=logging.ERROR)
+    c = sweep_module.local_cluster(n_workers, processes)
     return c, Client(c)
 
 
@@ -169,13 +181,19 @@ def scaling(spec, work, blob, prov, fp, tmp: Path, processes: bool, reps: int) -
                   + (f", warm-up pass over the grid {warmup[k][1]:.1f} s per worker (once per "
                      f"worker process: compilation; amortized over a long sweep)"
                      if processes else ""))
-        rates, fixed = {1: [], 2: []}, []
+        rates, cpus, fixed, ceilings = {1: [], 2: []}, {1: [], 2: []}, [], []
         for rep in range(reps):
+            ceilings.append(machine_ratio(0.5))
             for k in (1, 2):
-                t, total = timed_run(spec, work, blob, prov, fp, tmp / f"{kind}{k}-{rep}.zarr",
-                                     scheduler=clusters[k][0].scheduler_address,
-                                     threads_per_worker=1)
+                client = clusters[k][1]
+                cpu_of = (lambda c=client: process_cpu() + sum(c.run(process_cpu).values())) \
+                    if processes else process_cpu
+                t, cpu, total = timed_run(spec, work, blob, prov, fp,
+                                          tmp / f"{kind}{k}-{rep}.zarr", cpu_of=cpu_of,
+                                          scheduler=clusters[k][0].scheduler_address,
+                                          threads_per_worker=1)
                 rates[k].append(n / t)
+                cpus[k].append(cpu / t)  # cores busy
                 fixed.append(total - t)
         ratios = [b / a for a, b in zip(rates[1], rates[2])]
         for k in (1, 2):
@@ -184,6 +202,23 @@ def scaling(spec, work, blob, prov, fp, tmp: Path, processes: bool, reps: int) -
         print(f"{kind}, 2 workers / 1 worker:  median {statistics.median(ratios):.2f}x "
               f"(range {min(ratios):.2f}-{max(ratios):.2f}, {reps} alternating runs; "
               f"goal >= 1.7)")
+        shares = [r / c for r, c in zip(ratios, ceilings)]
+        print(f"{kind}, the same over the machine's 2-thread BLAS ratio measured just before "
+              f"each pair: median {statistics.median(shares):.2f} (range {min(shares):.2f}-"
+              f"{max(shares):.2f}; machine {min(ceilings):.2f}-{max(ceilings):.2f}x)")
+        per_point = {k: [c / r for c, r in zip(cpus[k], rates[k])] for k in (1, 2)}
+        cost = [b / a for a, b in zip(per_point[1], per_point[2])]
+        print(f"{kind}, CPU per point (all threads{' and worker processes' if processes else ''}"
+              f"): 1 worker {statistics.median(per_point[1]) * 1e3:.0f} ms, 2 workers "
+              f"{statistics.median(per_point[2]) * 1e3:.0f} ms (x{statistics.median(cost):.2f}: "
+              f"two points at once share caches and memory bandwidth)")
+        print(f"{kind}, cores busy: 1 worker median {statistics.median(cpus[1]):.2f}, 2 workers "
+              f"{statistics.median(cpus[2]):.2f} of 2 (the rest of the wall time the workers "
+              f"waited for a core: other processes on the machine, or the GIL)")
+        free = [2 / c for c in cost]
+        print(f"{kind}, 2 workers / 1 worker with the cores to themselves (2 / CPU-per-point "
+              f"ratio): median {statistics.median(free):.2f}x (range {min(free):.2f}-"
+              f"{max(free):.2f})")
         print(f"{kind}: once per sweep (store, inputs saved, Dataset assembled): median "
               f"{statistics.median(fixed):.2f} s, not in the rates above")
     finally:
@@ -223,8 +258,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8 points, 2 repetitions")
     parser.add_argument("--reps", type=int, default=None, help="alternating 1/2-worker runs")
-    parser.add_argument("--processes", action="store_true",
-                        help="also process workers (warm-up compiles in every worker)")
+    parser.add_argument("--workers", choices=("threads", "processes", "both"),
+                        default="threads", help="kind of local workers to scale (default "
+                        "threads, the engine's default; processes compile in every worker)")
     parser.add_argument("--cold", action="store_true", help="also cold 2-worker runs")
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)
@@ -259,17 +295,17 @@ def main() -> None:
               f"{first - direct:.1f} s compilation")
         print(f"direct calls:             {n / direct:6.2f} points/s "
               f"({direct / n * 1e3:.0f} ms per point, 1 Numba + 1 BLAS thread)")
-        over = [100 * (t / d - 1) for (t, _), d in zip(locals_, directs)]
-        over_all = [100 * (t / d - 1) for (_, t), d in zip(locals_, directs)]
+        over = [100 * (t / d - 1) for (t, _, _), d in zip(locals_, directs)]
+        over_all = [100 * (t / d - 1) for (_, _, t), d in zip(locals_, directs)]
         print(f"engine in process (zarr): overhead median {statistics.median(over):+.1f}% "
               f"(range {min(over):+.1f}..{max(over):+.1f}%) of direct; with the once-per-sweep "
               f"work {statistics.median(over_all):+.1f}%")
         print(f"machine: 2 threads / 1 thread of 1-thread BLAS matmuls: {machine_ratio():.2f}x "
               f"(the ceiling of any 2-worker ratio right now)")
 
-        scaling(spec, work, blob, prov, fp, tmp, False, reps)
-        if args.processes:
-            scaling(spec, work, blob, prov, fp, tmp, True, reps)
+        for processes in (False, True):
+            if args.workers in ("both", "processes" if processes else "threads"):
+                scaling(spec, work, blob, prov, fp, tmp, processes, reps)
         print(f"machine: 2 threads / 1 thread of 1-thread BLAS matmuls: {machine_ratio():.2f}x")
     if args.cold:
         cold(args.quick)

@@ -32,6 +32,19 @@ TASKS_PER_WORKER = 16
 #: also keeps one worker to one core (two threaded BLAS calls from two worker threads would
 #: queue for OpenBLAS's single thread pool).
 POINT_BLAS_THREADS = 1
+#: Dask settings of the engine's local clusters. By default an in-process cluster's event loop
+#: samples every busy worker thread's stack each 10 ms (the dashboard's profiler; we run no
+#: dashboard), checks its own latency each 20 ms and steals work and polls memory each 100 ms:
+#: about 30 ms of GIL-holding CPU per LeNet-300-100 point, 5% of a core even when idle, taken
+#: from the cores the workers compute on. Tasks wait in the scheduler's queue and go to the
+#: first free worker, so stealing has nothing to balance.
+QUIET_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.scheduler.work-stealing": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 
 
 def sweep(spec, store=None, *, scheduler=None, workers=None, progress=True,
@@ -233,7 +246,7 @@ def _execute(spec, work, target, todo, evaluate, scheduler, workers, progress, p
 
 def _client(stack: ExitStack, scheduler, workers, processes, threads_per_worker=None):
     """``(client, number of workers, numba threads per task or None)``."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler is not None:
         client = stack.enter_context(Client(scheduler, timeout="30s"))
@@ -246,11 +259,20 @@ def _client(stack: ExitStack, scheduler, workers, processes, threads_per_worker=
     # (too late for OpenBLAS) and can leave Numba's config reload disagreeing with its
     # launched pool ("Cannot set NUMBA_NUM_THREADS to a different value").
     threads = threads_per_worker or max(1, (os.cpu_count() or 1) // n_workers)
-    cluster = stack.enter_context(LocalCluster(
-        n_workers=n_workers, threads_per_worker=1, processes=processes,
-        dashboard_address=None, silence_logs=logging.ERROR))
+    cluster = stack.enter_context(local_cluster(n_workers, processes))
     client = stack.enter_context(Client(cluster))
     return client, n_workers, threads
+
+
+def local_cluster(n_workers: int, processes: bool = False):
+    """The engine's ``LocalCluster``: ``n_workers`` single-threaded workers (threads of this
+    process, or processes), no dashboard, with the :data:`QUIET_CLUSTER` settings."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(QUIET_CLUSTER):  # read when the scheduler and workers start
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
+                            dashboard_address=None, silence_logs=logging.ERROR)
 
 
 class _MemoryStore:
