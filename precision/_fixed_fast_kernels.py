@@ -18,7 +18,7 @@ import numpy as np
 from numba import prange
 
 from precision._fixed_kernels import (
-    _FAST_LIMIT, _SMALLEST_NORMAL, _TWO_M53, _U11, quantize_one,
+    _FAST_LIMIT, _SMALLEST_NORMAL, _TWO_M53, _U11, quantize_one, stochastic_up,
 )
 from precision._numba_config import njit_parallel, njit_serial
 from precision.modes import (
@@ -94,7 +94,7 @@ def _fast_pass_stochastic(xs, out, scale, wl, signed, omode, lo, lo_sat, hi, slo
         f = np.floor(y) if ok else 0.0
         frac = (y - f) if ok else 0.0
         u = bits_at(start, i) >> _U11
-        r = np.int64(f) + np.int64(_stochastic_up(np.float64(u) * _TWO_M53, y, f, frac))
+        r = np.int64(f) + np.int64(stochastic_up(np.float64(u) * _TWO_M53, y, f, frac))
         code, outside = _overflow_int64(r, ext, umask, signed, sat, zero, lo, lo_sat, hi)
         out[i] = code
         rare += np.int64((not ok) | (outside & slow_overflow))
@@ -190,16 +190,7 @@ def _round_float_stochastic(y, bits):
     # vector registers; 2**26 * hi + lo is exact (u < 2**53).
     t = (np.float64(np.int32(u >> _U26)) * 67108864.0
          + np.float64(np.int32(u & _LOW26))) * _TWO_M53
-    return f + (1.0 if _stochastic_up(t, y, f, frac) else 0.0)
-
-
-@njit_serial(inline="always")
-def _stochastic_up(t, y, f, frac):
-    """``t < y - floor(y)`` exactly, for ``t`` a multiple of 2**-53 in [0, 1).
-
-    ``frac = y - f`` is exact except for -1 < y < 0, where ``y + 1`` can round (y = -0.3 +
-    2**-54 has bits below 2**-53); there ``t - 1`` is exact instead, so compare that with y."""
-    return (t - 1.0 < y) if f == -1.0 else (t < frac)
+    return f + (1.0 if stochastic_up(t, y, f, frac) else 0.0)
 
 
 @functools.cache
@@ -253,6 +244,10 @@ def narrow_block(rmode: int, oclass: int):
             rare += np.int64(bad)
         return rare
 
+    # One on-disk cache index per variant: variants sharing one index (same qualname, told
+    # apart only by their closure constants) can be cross-wired when two processes compile
+    # different variants at once (numba picks data-file names from the index it last read).
+    block.__qualname__ = block.__name__ = f"narrow_block_r{rmode}_o{oclass}"
     return njit_serial(block)
 
 

@@ -86,6 +86,16 @@ def _round_up(floor_n, cmp_half, nonzero, mode, stochastic_up):
     return 1 if stochastic_up else 0  # RND_STOCHASTIC
 
 
+@njit_serial(inline="always")
+def stochastic_up(t, y, f, frac):
+    """``t < y - floor(y)`` exactly, for ``t`` a multiple of 2**-53 in [0, 1), ``f = floor(y)``
+    and ``frac = y - f`` (as computed in float64).
+
+    ``frac`` is exact except for -1 < y < 0, where ``y + 1`` can round (y = -0.3 + 2**-54 has
+    bits below 2**-53); there ``t - 1`` is exact instead, so compare that with y."""
+    return (t - 1.0 < y) if f == -1.0 else (t < frac)
+
+
 @njit_serial
 def round_shift_right(n, shift, mode, rand):
     """``n / 2**shift`` rounded to an integer with rounding ``mode`` (exact; int64 result).
@@ -278,14 +288,16 @@ def quantize_one(x, scale, fl, wl, signed, rmode, omode, nsat, start, index):
     ay = abs(y)
     if ay < _FAST_LIMIT and (ay >= _SMALLEST_NORMAL or x == 0.0):
         f = np.floor(y)
-        frac = y - f  # exact in this range
         n = np.int64(f)
+        # y - f rounds for small negative y (-0.5 + 2**-54 gives 0.5): compare y itself with
+        # the exact midpoint f + 0.5, as the fast passes do
         if rmode == RND_STOCHASTIC:
             u = bits_at(start, index) >> _U11
-            up = 1 if np.float64(u) * _TWO_M53 < frac else 0
+            up = 1 if stochastic_up(np.float64(u) * _TWO_M53, y, f, y - f) else 0
         else:
-            cmp_half = 1 if frac > 0.5 else (0 if frac == 0.5 else -1)
-            up = _round_up(n, cmp_half, frac != 0.0, rmode, False)
+            h = f + 0.5
+            cmp_half = 1 if y > h else (0 if y == h else -1)
+            up = _round_up(n, cmp_half, y != f, rmode, False)
         return _overflow_small(n + up, _bit(n, wl), wl, signed, omode, nsat)
     return _quantize_slow(x, fl, wl, signed, rmode, omode, nsat, start, index)
 

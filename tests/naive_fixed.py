@@ -117,10 +117,13 @@ def naive_fixed_exact(y: Fraction, fmt, rand: int = 0) -> int:
                           fmt.saturation_bits)
 
 
-def naive_fixed_quantize(x, fmt, key: int = 0, *, nan: str = "raise") -> np.ndarray:
+def naive_fixed_quantize(x, fmt, key: int = 0, *, nan: str = "raise",
+                         first_index: int = 0) -> np.ndarray:
     """Reference of ``fmt.quantize(x, seed=key)`` (key: the uint64 seed), element by element.
 
-    ``+-inf`` is taken as ``+-2**1024`` as the HLS double constructor does.
+    ``+-inf`` is taken as ``+-2**1024`` as the HLS double constructor does.  ``first_index``:
+    the flat index of ``x``'s first element in a larger array (the stochastic counter), so a
+    slice of a big input can be checked without computing the whole reference.
     """
     arr = np.asarray(x)
     out = []
@@ -135,7 +138,7 @@ def naive_fixed_quantize(x, fmt, key: int = 0, *, nan: str = "raise") -> np.ndar
         else:
             val = Fraction(v)
         y = val * Fraction(2) ** fmt.fl
-        out.append(naive_fixed_exact(y, fmt, naive_uniform_bits(key, i)))
+        out.append(naive_fixed_exact(y, fmt, naive_uniform_bits(key, first_index + i)))
     return np.array(out, dtype=object).astype(fmt.code_dtype).reshape(arr.shape)
 
 

@@ -11,12 +11,14 @@ import numpy as np
 from numpy.testing import assert_array_equal
 
 from precision import FixedPoint
+from precision._fixed_fast_kernels import BLOCK
 from precision._numba_config import PARALLEL_THRESHOLD
 from tests.naive_fixed import naive_fixed_quantize, naive_fixed_requantize
 
 FORMATS = [
     FixedPoint(4, 4),                                                   # float fast pass
     FixedPoint(4, 4, rounding="stochastic", overflow="wrap"),           # stochastic fast pass
+    FixedPoint(5, 3, signed=False, rounding="stochastic"),              # unsigned, saturate
     FixedPoint(20, 20, rounding="nearest_even", overflow="saturate_zero"),  # int64 fast pass
     FixedPoint(4, 4, rounding="toward_zero", overflow="wrap", saturation_bits=2),  # exact pass
 ]
@@ -24,7 +26,8 @@ FORMATS = [
 
 def test_parallel_kernels_match_serial_and_reference(rng):
     """Codes of a > threshold array equal (a) per-chunk serial codes of the same elements for
-    deterministic modes, (b) the reference on a prefix, (c) themselves with 1 and 2 threads."""
+    deterministic modes, (b) the reference on a prefix and across the parallel blocks'
+    boundaries, (c) themselves with 1 and 2 threads."""
     n = 2 * PARALLEL_THRESHOLD + 17
     x = rng.normal(size=n) * 10
     x[::997] = np.round(x[::997] * 8) / 8 + 1 / 16                      # ties
@@ -46,6 +49,9 @@ def test_parallel_kernels_match_serial_and_reference(rng):
                 assert_array_equal(two, serial, err_msg=repr(fmt))
             assert_array_equal(two[:3000], naive_fixed_quantize(x[:3000], fmt, key=5),
                                err_msg=repr(fmt))
+            for b in (BLOCK - 40, 2 * BLOCK - 40, n - 80):  # each task's first draws
+                assert_array_equal(two[b:b + 80], naive_fixed_quantize(
+                    x[b:b + 80], fmt, key=5, first_index=b), err_msg=f"{fmt!r} at {b}")
             assert_array_equal(two_rq[:1000], naive_fixed_requantize(ints[:1000], 6, fmt, key=5))
     finally:
         numba.set_num_threads(before)
