@@ -24,12 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from models import datasets, train, zoo  # noqa: E402
-from models.datasets import Dataset  # noqa: E402
-from models.layers import Conv2D, Dense  # noqa: E402
-from models.layers._conv_kernels import col2im  # noqa: E402
-from models.layers.conv import im2col  # noqa: E402
-from _timing import best_of  # noqa: E402
+from _timing import best_of
+
+from models import datasets, train, zoo
+from models.datasets import Dataset
+from models.layers import Conv2D, Dense
+from models.layers._conv_kernels import col2im
+from models.layers.conv import im2col
 
 
 def load_data(subset: int | None) -> Dataset:
@@ -69,6 +70,7 @@ def gemm_floor(model, n: int, batch: int) -> float:
 def overhead_ratio(data: Dataset, images: int = 12_800, batch: int = 64, repeat: int = 3) -> float:
     """Seconds of ``images / batch`` training steps of LeNet-300-100 over the seconds of their
     bare GEMMs; both best of ``repeat``, interleaved so that machine load hits both alike."""
+    images = min(images, len(data.x_train))  # a --subset smaller than the default
     part = Dataset(data.x_train[:images], data.y_train[:images], data.x_val[:0],
                    data.y_val[:0], data.x_test[:1], data.y_test[:1], name="part", n_classes=10)
     model = zoo.get("lenet-300-100")
@@ -103,37 +105,43 @@ def conv_split(batch: int = 64) -> None:
     rng = np.random.default_rng(0)
     for layer, shape in ((Conv2D(1, 20, 5), (batch, 1, 28, 28)),
                          (Conv2D(20, 50, 5), (batch, 20, 12, 12))):
-        x = rng.random(shape, np.float32)
-        y = layer.forward(x, training=True)
-        g = np.ones_like(y)
-        t_total = best_of(lambda: (layer.forward(x, training=True), layer.backward(g)), 5)
-        _, cols, wmat, _ = layer._cache
-        gt = g.transpose(1, 0, 2, 3).reshape(1, y.shape[1], -1)
-        t_gemm = best_of(lambda: (wmat @ cols, gt @ cols.transpose(0, 2, 1),
-                                  wmat.transpose(0, 2, 1) @ gt), 5)
-        print(f"  conv {layer.in_channels}->{layer.out_channels} on {shape}: forward+backward "
-              f"{t_total * 1e3:.1f} ms, of which GEMMs {t_gemm * 1e3:.1f} ms "
-              f"(total / GEMM = {t_total / t_gemm:.2f})")
-        # col2im: the Numba kernel vs kh*kw strided numpy adds; im2col vs a plain copy
-        kh, kw = layer.kernel_size
-        ho, wo = y.shape[2:]
-        dcols = cols.reshape(layer.in_channels, kh, kw, shape[0], ho, wo)
-        dx = np.zeros(shape, np.float32)
-        t_numba = best_of(lambda: col2im(dcols, kh, kw, 1, 1, 0, 0, 1, 1, dx), 40)
-        dxt = np.zeros((shape[1], shape[0], *shape[2:]), np.float32)
+        _conv_case(layer, shape, rng)
 
-        def numpy_col2im():
-            for i in range(kh):
-                for j in range(kw):
-                    dxt[:, :, i:i + ho, j:j + wo] += dcols[:, i, j]
 
-        t_numpy = best_of(numpy_col2im, 40)
-        scratch = np.empty_like(cols)
-        t_im2col = best_of(lambda: im2col(x, (kh, kw), (1, 1), (0, 0), (1, 1), ho, wo,
-                                          np.float32), 10)
-        t_copy = best_of(lambda: np.copyto(scratch, cols), 10)
-        print(f"    col2im numpy / Numba = {t_numpy / t_numba:.2f}; "
-              f"im2col (numpy) / np.copyto of the columns = {t_im2col / t_copy:.2f}")
+def _conv_case(layer: Conv2D, shape: tuple[int, ...], rng: np.random.Generator) -> None:
+    """One convolution of ``conv_split`` (a function of its own: the timed closures bind
+    this call's arrays)."""
+    x = rng.random(shape, np.float32)
+    y = layer.forward(x, training=True)
+    g = np.ones_like(y)
+    t_total = best_of(lambda: (layer.forward(x, training=True), layer.backward(g)), 5)
+    _, cols, wmat, _ = layer._cache
+    gt = g.transpose(1, 0, 2, 3).reshape(1, y.shape[1], -1)
+    t_gemm = best_of(lambda: (wmat @ cols, gt @ cols.transpose(0, 2, 1),
+                              wmat.transpose(0, 2, 1) @ gt), 5)
+    print(f"  conv {layer.in_channels}->{layer.out_channels} on {shape}: forward+backward "
+          f"{t_total * 1e3:.1f} ms, of which GEMMs {t_gemm * 1e3:.1f} ms "
+          f"(total / GEMM = {t_total / t_gemm:.2f})")
+    # col2im: the Numba kernel vs kh*kw strided numpy adds; im2col vs a plain copy
+    kh, kw = layer.kernel_size
+    ho, wo = y.shape[2:]
+    dcols = cols.reshape(layer.in_channels, kh, kw, shape[0], ho, wo)
+    dx = np.zeros(shape, np.float32)
+    t_numba = best_of(lambda: col2im(dcols, kh, kw, 1, 1, 0, 0, 1, 1, dx), 40)
+    dxt = np.zeros((shape[1], shape[0], *shape[2:]), np.float32)
+
+    def numpy_col2im():
+        for i in range(kh):
+            for j in range(kw):
+                dxt[:, :, i:i + ho, j:j + wo] += dcols[:, i, j]
+
+    t_numpy = best_of(numpy_col2im, 40)
+    scratch = np.empty_like(cols)
+    t_im2col = best_of(lambda: im2col(x, (kh, kw), (1, 1), (0, 0), (1, 1), ho, wo,
+                                      np.float32), 10)
+    t_copy = best_of(lambda: np.copyto(scratch, cols), 10)
+    print(f"    col2im numpy / Numba = {t_numpy / t_numba:.2f}; "
+          f"im2col (numpy) / np.copyto of the columns = {t_im2col / t_copy:.2f}")
 
 
 def main(argv=None) -> None:

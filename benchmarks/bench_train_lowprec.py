@@ -36,8 +36,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _timing import best_of  # noqa: E402
-from bench_train import float_epoch, load_data  # noqa: E402
+from _timing import best_of
+from bench_train import float_epoch, load_data
 
 
 def step_split(n: int, batch: int = 64) -> dict[str, float]:
@@ -80,7 +80,7 @@ def step_split(n: int, batch: int = 64) -> dict[str, float]:
 
     parts = {"gemm_float32": lambda: gemms(np.float32), "gemm_float64": lambda: gemms(np.float64),
              "quantize_then_values": quantize_then_values, "fused_rounding": fused}
-    return {name: best_of(lambda: [fn() for _ in range(20)], 3, warmup=True) / 20 * steps
+    return {name: best_of(lambda fn=fn: [fn() for _ in range(20)], 3, warmup=True) / 20 * steps
             for name, fn in parts.items()}
 
 
@@ -104,10 +104,10 @@ def main(argv=None) -> int:
 
     data = load_data(args.subset or None)
     n = len(data.x_train)
-    options = {"fixed": dict(fmt=FixedPoint(il=4, fl=12, rounding="stochastic")),
-               "dynamic_fixed": dict(update_every=1000), "binaryconnect": {}, "ternary": {},
+    options = {"fixed": {"fmt": FixedPoint(il=4, fl=12, rounding="stochastic")},
+               "dynamic_fixed": {"update_every": 1000}, "binaryconnect": {}, "ternary": {},
                "qat":
-               dict(fmt=FixedPoint(il=2, fl=6))}
+               {"fmt": FixedPoint(il=2, fl=6)}}
     with threadpool_limits(args.threads):
         # compile every kernel once before timing
         float_epoch("lenet-300-100", data.__class__(

@@ -13,9 +13,22 @@ from collections import Counter
 
 import numpy as np
 
-from models.layers import (LAYER_KINDS, BatchNorm, Conv2D, Dense, HashedDense, Layer,
-                           fold_batchnorm)
-from models.layers import AvgPool2D, Dropout, Flatten, HardTanh, MaxPool2D, ReLU, Sign
+from models.layers import (
+    LAYER_KINDS,
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    HardTanh,
+    HashedDense,
+    Layer,
+    MaxPool2D,
+    ReLU,
+    Sign,
+    fold_batchnorm,
+)
 
 #: Identifies lowbit model files; bumped when the layout changes.
 FILE_FORMAT = "lowbit.Sequential"
@@ -196,13 +209,13 @@ class Sequential:
     def n_params(self) -> int:
         return sum(layer.n_params for layer in self.layers)
 
-    def astype(self, dtype) -> "Sequential":
+    def astype(self, dtype) -> Sequential:
         """Convert every parameter and buffer to ``dtype`` in place; returns self."""
         for layer in self.layers:
             layer.astype(dtype)
         return self
 
-    def copy(self) -> "Sequential":
+    def copy(self) -> Sequential:
         """A deep copy (parameters, buffers, qconfig; hooks and method are shared)."""
         hooks, method = self.hooks, self.method
         self.hooks = self.method = None
@@ -213,7 +226,7 @@ class Sequential:
         other.hooks, other.method = hooks, method
         return other
 
-    def folded(self) -> "Sequential":
+    def folded(self) -> Sequential:
         """A copy with each BatchNorm that directly follows a Dense/Conv2D folded into it and
         Dropout removed (the inference network; see ``models.layers.fold_batchnorm``).
 
@@ -244,7 +257,7 @@ class Sequential:
         """One line per layer: name, output shape, parameter count."""
         lines = [f"{self.name}: input {self.input_shape}"]
         for layer, shape in zip(self.layers, self.shapes):
-            lines.append(f"  {layer.name:<12} {str(shape):<16} {layer.n_params:>9,d}")
+            lines.append(f"  {layer.name:<12} {shape!s:<16} {layer.n_params:>9,d}")
         lines.append(f"  total parameters {self.n_params:,d}")
         return "\n".join(lines)
 
@@ -317,12 +330,12 @@ class Sequential:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> "Sequential":
+    def from_bytes(cls, blob: bytes) -> Sequential:
         """The model whose ``.npz`` bytes are ``blob`` (see :meth:`to_bytes`)."""
         return cls.load(io.BytesIO(blob))
 
     @classmethod
-    def load(cls, path) -> "Sequential":
+    def load(cls, path) -> Sequential:
         """Read a model written by :meth:`save` from a path or a binary file object (no
         pickle; every key and shape is checked)."""
         source = path if hasattr(path, "read") else os.fspath(path)

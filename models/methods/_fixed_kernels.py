@@ -32,9 +32,17 @@ from __future__ import annotations
 import numpy as np
 
 from precision._numba_config import njit_serial
-from precision.modes import (OVF_SATURATE, OVF_SATURATE_SYMMETRIC, OVF_SATURATE_ZERO,
-                             RND_FLOOR, RND_NEAREST, RND_NEAREST_AWAY, RND_NEAREST_EVEN,
-                             RND_NEAREST_ZERO, RND_TOWARD_ZERO)
+from precision.modes import (
+    OVF_SATURATE,
+    OVF_SATURATE_SYMMETRIC,
+    OVF_SATURATE_ZERO,
+    RND_FLOOR,
+    RND_NEAREST,
+    RND_NEAREST_AWAY,
+    RND_NEAREST_EVEN,
+    RND_NEAREST_ZERO,
+    RND_TOWARD_ZERO,
+)
 from precision.stochastic import GOLDEN_GAMMA, mix64
 
 #: |y| below 2**52: floor, the midpoint f + 0.5 and y - f are exact float64 operations.

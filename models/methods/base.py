@@ -218,11 +218,11 @@ class TrainingMethod:
     # ------------------------------------------------------------------ export
     def qconfig(self, model):
         """The simulator QConfig reproducing the inference forward pass (None: float)."""
-        return None
+        return
 
     def inference_hooks(self):
         """What ``model.hooks`` becomes after ``finalize`` (None: plain float forward)."""
-        return None
+        return
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(fmt={self.fmt!r})"
@@ -266,5 +266,6 @@ def decode_options(options: dict) -> dict:
         return value
 
     if not isinstance(options, dict):
-        raise ValueError(f"method options must be a JSON object, got {options!r}")
+        # the content of a damaged file, not an argument of the wrong type
+        raise ValueError(f"method options must be a JSON object, got {options!r}")  # noqa: TRY004
     return {k: decode(v) for k, v in options.items()}

@@ -52,12 +52,22 @@ from models.layers import Conv2D, Dense
 from models.methods import _fixed_kernels as K
 from models.methods import register
 from models.methods.base import TrainingMethod
-from models.methods.qat import (INPUT_INDEX, ROLE_ACTIVATION, ROLE_ERROR, ROLE_UPDATE,
-                                WEIGHTED_LAYERS, StepKeys, as_format, leading_input_index,
-                                output_quantized_layers, quantizes_raw_input, values)
+from models.methods.qat import (
+    INPUT_INDEX,
+    ROLE_ACTIVATION,
+    ROLE_ERROR,
+    ROLE_UPDATE,
+    WEIGHTED_LAYERS,
+    StepKeys,
+    as_format,
+    leading_input_index,
+    output_quantized_layers,
+    quantizes_raw_input,
+    values,
+)
 
 #: Gupta et al.'s 16-bit format for MNIST.
-DEFAULT_FORMAT_SPEC = dict(il=4, fl=12, rounding="stochastic")
+DEFAULT_FORMAT_SPEC = {"il": 4, "fl": 12, "rounding": "stochastic"}
 #: float64 integers are exact below this bound.
 EXACT_BOUND = 2**53
 

@@ -101,7 +101,7 @@ def qat_model(digits):
 
 def test_qat_trains_and_deploys_quantized_weights(qat_model, digits):
     """6-bit weights, 8-bit activations: the digits MLP learns, deployed weights on the grid."""
-    m, h = qat_model
+    m, _ = qat_model
     acc = m.evaluate(digits.x_test, digits.y_test)
     assert 0.85 <= acc <= 1.0
     for layer in (m.layers[1], m.layers[3]):
@@ -320,7 +320,7 @@ def test_input_hook_is_the_identity_by_default_and_for_mlps(digits):
 # ---------------------------------------------------------------------------- fused rounding
 # models.methods.fixed.ValueRounder must equal FixedPoint.quantize(x).codes * 2**-fl bit for bit
 # (the sign of zero included): it is how fixed-point training rounds every tensor.
-from models.methods.fixed import ValueRounder, mix64, step_key  # noqa: E402
+from models.methods.fixed import ValueRounder, mix64, step_key
 
 ROUNDINGS = ("nearest", "nearest_even", "nearest_away", "nearest_zero", "nearest_down", "floor",
              "toward_zero", "stochastic")

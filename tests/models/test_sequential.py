@@ -11,8 +11,17 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from models import Sequential, zoo
-from models.layers import (BatchNorm, Conv2D, Dense, Dropout, Flatten, HardTanh, MaxPool2D,
-                           ReLU, Sign)
+from models.layers import (
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    HardTanh,
+    MaxPool2D,
+    ReLU,
+    Sign,
+)
 from models.sequential import softmax_cross_entropy
 
 
@@ -302,18 +311,18 @@ def _method_cases():
 
     return [
         ("float", _mlp, {}),
-        ("qat", _mlp, dict(fmt=FixedPoint(il=2, fl=6))),
-        ("qat", _mlp, dict(fmt="Q2.6", activations=FixedPoint(il=4, fl=4), ste="clipped")),
-        ("fixed", _mlp, dict(fmt=FixedPoint(il=4, fl=8, rounding="stochastic"))),
-        ("fixed", _cnn, dict(quantize_logits=True)),
-        pytest.param("dynamic_fixed", _mlp, dict(update_every=64), marks=pytest.mark.xfail(
+        ("qat", _mlp, {"fmt": FixedPoint(il=2, fl=6)}),
+        ("qat", _mlp, {"fmt": "Q2.6", "activations": FixedPoint(il=4, fl=4), "ste": "clipped"}),
+        ("fixed", _mlp, {"fmt": FixedPoint(il=4, fl=8, rounding="stochastic")}),
+        ("fixed", _cnn, {"quantize_logits": True}),
+        pytest.param("dynamic_fixed", _mlp, {"update_every": 64}, marks=pytest.mark.xfail(
             strict=True, reason="DynamicFixedPointTraining does not export its learned scales "
             "(inference_state/load_inference_state); see the load fallback test")),
-        ("binaryconnect", _binary_mlp("relu"), dict(input_fmt=FixedPoint(il=2, fl=6))),
+        ("binaryconnect", _binary_mlp("relu"), {"input_fmt": FixedPoint(il=2, fl=6)}),
         ("bnn", _binary_mlp("sign"), {}),
         ("xnor", _binary_mlp(None), {}),
         ("ternary", _mlp, {}),
-        ("ternary", _mlp, dict(input_fmt="Q2.6", scale="channel")),
+        ("ternary", _mlp, {"input_fmt": "Q2.6", "scale": "channel"}),
     ]
 
 
@@ -358,7 +367,7 @@ def test_method_record_holds_spec_strings(tmp_path, small_digits):
     from precision import FixedPoint
 
     fmt = FixedPoint(il=4, fl=8, rounding="stochastic")
-    m = _trained("fixed", _mlp, dict(fmt=fmt, inference_rounding="nearest_even"), small_digits)
+    m = _trained("fixed", _mlp, {"fmt": fmt, "inference_rounding": "nearest_even"}, small_digits)
     m.save(tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
         record = json.loads(str(f["training_method"]))
@@ -374,7 +383,7 @@ def test_version_1_files_without_a_method_still_load(tmp_path, small_digits):
     forward, no qconfig."""
     from precision import FixedPoint
 
-    m = _trained("fixed", _mlp, dict(fmt=FixedPoint(il=4, fl=8)), small_digits)
+    m = _trained("fixed", _mlp, {"fmt": FixedPoint(il=4, fl=8)}, small_digits)
     m.save(tmp_path / "new.npz")
     with np.load(tmp_path / "new.npz") as f:
         arrays = {k: v for k, v in f.items() if k != "training_method"}
@@ -415,7 +424,7 @@ def test_method_with_unexported_state_loads_as_plain_float_with_a_warning(small_
     """dynamic_fixed's learned scales are not in its options: the rebuilt method would give
     another qconfig, so load warns and keeps the version-1 behaviour (no hooks, no qconfig)
     instead of evaluating with scales it never learned."""
-    m = _trained("dynamic_fixed", _mlp, dict(update_every=64), small_digits)
+    m = _trained("dynamic_fixed", _mlp, {"update_every": 64}, small_digits)
     with pytest.warns(RuntimeWarning, match="keeps learned inference state"):
         back = Sequential.from_bytes(m.to_bytes())
     assert back.hooks is None and back.qconfig is None and back.method is None
