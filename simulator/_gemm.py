@@ -55,8 +55,14 @@ def aligned_bias(bias_op, n: int, fl: int, name: str = "qb") -> np.ndarray | Non
             f"{name} has fl={bias_op.fl}, finer than the accumulator's fl={fl}: it cannot be "
             f"aligned exactly; cast it first, e.g. ops.cast(qb, FixedPoint(il, {fl}))"
         )
-    if bias_op.max_abs and (bias_op.max_abs << shift) >= (1 << 62):
-        raise ValueError(f"{name} aligned to fl={fl} needs more than 62 bits")
+    # Bound by the codes actually present, not the format's range: a bias rounded onto the
+    # accumulator grid has a 64-bit format although its values are small.
+    largest = max(abs(int(codes.min())), abs(int(codes.max()))) if codes.size else 0
+    if largest == 0:
+        return np.zeros(n, dtype=np.int64)
+    if (largest << shift) >= (1 << 62):
+        raise ValueError(f"{name} aligned to fl={fl} needs more than 62 bits "
+                         f"(largest |code| {largest} shifted left by {shift})")
     return np.left_shift(codes.astype(np.int64), shift)
 
 

@@ -149,6 +149,20 @@ def test_k_zero_gives_the_bias():
     assert_array_equal(res.codes, np.array([[1, -2, 3], [1, -2, 3]]))
 
 
+def test_wide_bias_format_with_small_codes_is_aligned():
+    """A bias rounded onto the accumulator grid has a 64-bit format (the executor does this for
+    a bias finer than the grid); its small codes must still preload, bounded by their values."""
+    x = fixed(np.array([[3, -2]]), 4, 1)
+    w = fixed(np.array([[1, 2], [-3, 1]]), 4, 3)
+    b = fixed(np.array([5, -7]), 60, 4)  # wl = 64; codes far below 2**62
+    res = ops.dense(x, w, b, acc=Accumulator(64, "wrap"))
+    assert_array_equal(res.codes, np.array([[3 - 4 + 5, -9 - 2 - 7]]))
+    big = fixed(np.array([1 << 61, 0]), 60, 3)  # shifted by 1 onto fl = 4: 2**62 does not fit
+    with pytest.raises(ValueError, match=r"qb aligned to fl=4 needs more than 62 bits "
+                                         r"\(largest \|code\| 2305843009213693952 shifted left by 1\)"):
+        ops.dense(x, w, big, acc=Accumulator(64, "wrap"))
+
+
 @settings(max_examples=40)
 @given(matmul_case(), st.data())
 def test_dense_preloads_the_aligned_bias(case, data):
