@@ -8,7 +8,6 @@ import io
 import json
 import math
 import os
-import warnings
 from collections import Counter
 
 import numpy as np
@@ -296,32 +295,11 @@ class Sequential:
             np.savez(f, **arrays)
 
     def method_record(self) -> dict | None:
-        """The JSON-able record of ``self.method``: ``name``, ``options`` (the constructor's
-        keyword arguments, formats as ``precision.get`` spec strings), ``state`` (learned
-        inference state) and ``qconfig`` (its repr: ``load`` checks that the rebuilt method
-        gives the same one).
+        """The JSON-able record of ``self.method`` that ``save`` stores, or None
+        (``models.methods.base.method_record``)."""
+        from models.methods.base import method_record
 
-        None without a method, or when ``load`` could not rebuild it: a method that is not
-        registered under its name (``models.methods.get``) or whose options have no file form
-        (pruning masks).  When the model's inference then depends on the method (``hooks`` or
-        ``qconfig`` set), a RuntimeWarning says that the file will not reproduce it."""
-        m = self.method
-        if m is None:
-            return None
-        from models import methods
-
-        try:
-            registered = methods.get(m.name) is type(m) if m.name else False
-            record = {"name": m.name, "options": m.options(), "state": m.inference_state(),
-                      "qconfig": repr(self.qconfig)} if registered else None
-            why = f"{type(m).__name__} is not registered under its name {m.name!r}"
-        except (TypeError, ValueError) as exc:
-            record, why = None, str(exc)
-        if record is None and (self.hooks is not None or self.qconfig is not None):
-            warnings.warn(f"model {self.name!r}: its training method cannot be stored ({why}); "
-                          "a loaded copy evaluates without its hooks and qconfig",
-                          RuntimeWarning, stacklevel=3)
-        return record
+        return method_record(self)
 
     def to_bytes(self) -> bytes:
         """The ``.npz`` file :meth:`save` writes, as bytes."""
@@ -337,7 +315,10 @@ class Sequential:
     @classmethod
     def load(cls, path) -> Sequential:
         """Read a model written by :meth:`save` from a path or a binary file object (no
-        pickle; every key and shape is checked)."""
+        pickle; every key and shape is checked).  A ``"training_method"`` record rebuilds the
+        method that trained the model, and with it ``qconfig`` and ``hooks``
+        (``models.methods.base.restore_method``); files without one (version 1) load with
+        neither, as before."""
         source = path if hasattr(path, "read") else os.fspath(path)
         with np.load(source, allow_pickle=False) as f:
             if "architecture" not in f.files:
@@ -379,29 +360,10 @@ class Sequential:
                 raise ValueError(f"{path}: unexpected arrays {sorted(extra)}")
         model = cls(layers, tuple(arch["input_shape"]), name=arch["name"])
         if record is not None:
-            model._restore_method(record, path)
+            from models.methods.base import restore_method
+
+            restore_method(model, record, path)
         return model
-
-    def _restore_method(self, record, path) -> None:
-        """Rebuild the training method of a loaded model from its ``method_record``."""
-        from models import methods
-        from models.methods.base import decode_options
-
-        if not isinstance(record, dict) or not {"name", "options", "state"} <= set(record):
-            raise ValueError(f"{path}: 'training_method' must be a JSON object with name, "
-                             f"options and state, got {record!r}")
-        method = methods.get(record["name"])(**decode_options(record["options"]))
-        method.restore(self, record["state"])
-        if "qconfig" in record and repr(self.qconfig) != record["qconfig"]:
-            # The method keeps learned inference state it does not export: the rebuilt hooks
-            # would compute something else, so keep the plain forward (as version 1 files).
-            warnings.warn(f"{path}: method {record['name']!r} rebuilt from its options gives "
-                          "another qconfig than the saved one (record['qconfig']): it "
-                          "keeps learned inference state that it does not export "
-                          "(TrainingMethod.inference_state), so the model is loaded without "
-                          "its hooks and qconfig and evaluates in plain float",
-                          RuntimeWarning, stacklevel=3)
-            self.qconfig = self.hooks = self.method = None
 
     # ------------------------------------------------------------------ export
     def to_graph(self, fold_batchnorm: bool = True):

@@ -100,6 +100,7 @@ Model files (``Sequential.save``/``load``) store the method that trained a model
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -269,3 +270,57 @@ def decode_options(options: dict) -> dict:
         # the content of a damaged file, not an argument of the wrong type
         raise ValueError(f"method options must be a JSON object, got {options!r}")  # noqa: TRY004
     return {k: decode(v) for k, v in options.items()}
+
+
+# ---------------------------------------------------------------------- model files
+def method_record(model) -> dict | None:
+    """The JSON-able record of ``model.method`` that ``Sequential.save`` stores: ``name``,
+    ``options`` (the constructor's keyword arguments, formats as ``precision.get`` spec
+    strings), ``state`` (``inference_state()``) and ``qconfig`` (its repr: ``restore_method``
+    checks that the rebuilt method gives the same one).
+
+    None without a method, or when the method could not be rebuilt: not registered under its
+    name (``models.methods.get``; pruning's ``MaskedTraining``), or options without a file
+    form.  When the model's inference then depends on the method (``hooks`` or ``qconfig``
+    set), a RuntimeWarning says that the file will not reproduce it."""
+    m = model.method
+    if m is None:
+        return None
+    from models import methods
+
+    try:
+        registered = methods.get(m.name) is type(m) if m.name else False
+        record = {"name": m.name, "options": m.options(), "state": m.inference_state(),
+                  "qconfig": repr(model.qconfig)} if registered else None
+        why = f"{type(m).__name__} is not registered under its name {m.name!r}"
+    except (TypeError, ValueError) as exc:
+        record, why = None, str(exc)
+    if record is None and (model.hooks is not None or model.qconfig is not None):
+        warnings.warn(f"model {model.name!r}: its training method cannot be stored ({why}); "
+                      "a loaded copy evaluates without its hooks and qconfig",
+                      RuntimeWarning, stacklevel=4)
+    return record
+
+
+def restore_method(model, record, source) -> None:
+    """Rebuild the training method of a loaded ``model`` from its ``method_record`` (read
+    from ``source``, named in errors) and ``restore`` it onto the model.
+
+    If the rebuilt method gives another qconfig than the saved one, the method keeps learned
+    inference state it does not export (``inference_state``): its hooks would compute
+    something else, so the model keeps the plain forward of a version-1 file (no hooks, no
+    qconfig) and a RuntimeWarning says so."""
+    from models import methods
+
+    if not isinstance(record, dict) or not {"name", "options", "state"} <= set(record):
+        raise ValueError(f"{source}: 'training_method' must be a JSON object with name, "
+                         f"options and state, got {record!r}")
+    method = methods.get(record["name"])(**decode_options(record["options"]))
+    method.restore(model, record["state"])
+    if "qconfig" in record and repr(model.qconfig) != record["qconfig"]:
+        warnings.warn(f"{source}: method {record['name']!r} rebuilt from its options gives "
+                      "another qconfig than the saved one: it keeps learned inference state "
+                      "that it does not export (TrainingMethod.inference_state), so the model "
+                      "is loaded without its hooks and qconfig and evaluates in plain float",
+                      RuntimeWarning, stacklevel=4)
+        model.qconfig = model.hooks = model.method = None
