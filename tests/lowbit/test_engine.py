@@ -230,3 +230,22 @@ def test_cli_refuses_zero_threads_per_worker(capsys):
         main(["sweep", "s.toml", "-o", "o", "--threads-per-worker", "0"])
     assert exit_info.value.code == 2
     assert "--threads-per-worker: 0 is out of range; expected >= 1" in capsys.readouterr().err
+
+
+def test_resumed_store_overwrites_a_stale_error_of_an_unfinished_point(tmp_path):
+    """A killed run may leave a point's error written but not its done flag; the rerun's clean
+    result must not keep that error (only a store created by this object skips the write)."""
+    from lowbit.store import _encode_error
+
+    kwargs = dict(fingerprint="f", spec_toml="", dims=("wl",), coords={"wl": [1, 2]},
+                  layers=["a"], scalar_vars=("x",), layer_vars=("y",))
+    fresh = SweepStore.open_or_create(tmp_path / "s.zarr", **kwargs)
+    assert fresh.fresh
+    fresh.write_point(0, [1.0], [[2.0]], "")
+    fresh._points["error"][1] = _encode_error("ValueError: from the killed run")
+    resumed = SweepStore.open_or_create(tmp_path / "s.zarr", **kwargs)
+    assert not resumed.fresh
+    resumed.write_point(1, [3.0], [[4.0]], "")
+    scalars, layered, errors, done = resumed.read_points()
+    assert list(errors) == ["", ""] and done.tolist() == [True, True]
+    np.testing.assert_array_equal(scalars, [[1.0], [3.0]])
