@@ -18,12 +18,17 @@ cores that is the only definition under which two workers can be twice one.
   cluster whose kernels are already compiled, cluster start-up excluded, scatter and store
   included; thread workers (the default) and/or process workers warmed up by a first pass
   over the grid in every worker (compilation; cost reported). Repeated ``--reps`` times
-  alternately; median and range. Goal: >= 1.7.
+  alternately; median and range. Goal: >= 1.7. The once-per-sweep work (creating the store,
+  saving the model and images into it, assembling the Dataset) is timed apart.
+* ``CPU per point`` and ``cores busy`` (process CPU time, worker processes included): on a
+  shared machine the wall-clock ratio mostly measures how much of the second core the others
+  left; ``2 / (CPU per point of 2 workers / of 1)`` is the ratio on two free cores, if nothing
+  but a core is ever waited for.
 * ``--cold``: a 2-worker sweep in a fresh interpreter, start-up and compilation included, for
   threads and processes (what a newcomer's first ``lowbit sweep`` costs).
 
-    python benchmarks/bench_sweep.py [--quick] [--reps N] [--workers threads|processes|both]
-                                     [--cold]
+    flock /tmp/lowbit-bench.lock python benchmarks/bench_sweep.py [--quick] [--reps N]
+        [--workers threads|processes|both] [--cold]
     (--quick: 8 points, 2 repetitions)
 """
 
