@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from contextlib import ExitStack
 
 import numpy as np
@@ -259,9 +260,32 @@ def _client(stack: ExitStack, scheduler, workers, processes, threads_per_worker=
     # (too late for OpenBLAS) and can leave Numba's config reload disagreeing with its
     # launched pool ("Cannot set NUMBA_NUM_THREADS to a different value").
     threads = threads_per_worker or max(1, (os.cpu_count() or 1) // n_workers)
-    cluster = stack.enter_context(local_cluster(n_workers, processes))
+    cluster = stack.enter_context(local_cluster(n_workers, _worker_processes(processes,
+                                                                             n_workers)))
     client = stack.enter_context(Client(cluster))
     return client, n_workers, threads
+
+
+def _worker_processes(processes: bool, n_workers: int) -> bool:
+    """Whether the local workers must be processes: asked for, or thread workers would run
+    Numba's parallel kernels concurrently on its ``workqueue`` layer (the one left when neither
+    TBB nor OpenMP is installed), which aborts the whole process when two threads do."""
+    if processes or n_workers < 2 or numba_threading_layer() != "workqueue":
+        return processes
+    warnings.warn("Numba's threading layer is 'workqueue', which two worker threads cannot "
+                  "share; running the local workers as processes (install tbb or an OpenMP "
+                  "runtime to keep them threads)", RuntimeWarning, stacklevel=4)
+    return True
+
+
+def numba_threading_layer() -> str:
+    """The threading layer Numba's parallel kernels use in this process (chosen on first use:
+    ``tbb``, ``omp`` or ``workqueue``)."""
+    import numba
+    from numba.np.ufunc import parallel
+
+    parallel._launch_threads()  # makes Numba choose, as its first parallel kernel would
+    return numba.threading_layer()
 
 
 def local_cluster(n_workers: int, processes: bool = False):

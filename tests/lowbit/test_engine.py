@@ -249,3 +249,25 @@ def test_resumed_store_overwrites_a_stale_error_of_an_unfinished_point(tmp_path)
     scalars, layered, errors, done = resumed.read_points()
     assert list(errors) == ["", ""] and done.tolist() == [True, True]
     np.testing.assert_array_equal(scalars, [[1.0], [3.0]])
+
+
+def test_thread_workers_become_processes_on_numba_workqueue(monkeypatch):
+    """Two worker threads must not share Numba's workqueue layer (it aborts the process)."""
+    from lowbit import sweep as _  # noqa: F401  (the module, not the function)
+    module = sys.modules["lowbit.sweep"]
+
+    monkeypatch.setattr(module, "numba_threading_layer", lambda: "workqueue")
+    with pytest.warns(RuntimeWarning, match="threading layer is 'workqueue'"):
+        assert module._worker_processes(False, 2) is True
+    assert module._worker_processes(False, 1) is False
+    monkeypatch.setattr(module, "numba_threading_layer", lambda: "omp")
+    assert module._worker_processes(False, 2) is False
+    assert module._worker_processes(True, 2) is True
+
+
+def test_numba_threading_layer_names_the_layer_in_use():
+    code = ("from lowbit.sweep import numba_threading_layer as f; print(f())")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_THREADING_LAYER": "workqueue"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout.split()
+    assert out[-1] == "workqueue"
