@@ -186,6 +186,20 @@ class DynamicFixedPointTraining(TrainingMethod):
         super().finalize(model)
         model.astype(np.float32)  # wl_prop-bit values: exact in float32
 
+    def inference_state(self) -> dict:
+        """The learned per-group scales, ``[[kind, layer, wl, fl], ...]``: the inference hooks
+        quantize with them, so a saved model needs them to evaluate as trained."""
+        return {"fl": [[k, i, g.wl, g.fl] for (k, i), g in self.groups.items()
+                       if g.fl is not None]}
+
+    def load_inference_state(self, state: dict) -> None:
+        unknown = set(state) - {"fl"}
+        if unknown:
+            raise ValueError(f"method {self.name!r} keeps only 'fl' as inference state, got "
+                             f"keys {sorted(unknown)}")
+        for kind, i, wl, fl in state.get("fl", []):
+            self._group(str(kind), int(i), int(wl)).fl = int(fl)
+
     # ------------------------------------------------------------------ helpers
     def _group(self, kind: str, i: int, wl: int) -> OverflowScale:
         key = (kind, i)

@@ -315,9 +315,7 @@ def _method_cases():
         ("qat", _mlp, {"fmt": "Q2.6", "activations": FixedPoint(il=4, fl=4), "ste": "clipped"}),
         ("fixed", _mlp, {"fmt": FixedPoint(il=4, fl=8, rounding="stochastic")}),
         ("fixed", _cnn, {"quantize_logits": True}),
-        pytest.param("dynamic_fixed", _mlp, {"update_every": 64}, marks=pytest.mark.xfail(
-            strict=True, reason="DynamicFixedPointTraining does not export its learned scales "
-            "(inference_state/load_inference_state); see the load fallback test")),
+        ("dynamic_fixed", _mlp, {"update_every": 64}),
         ("binaryconnect", _binary_mlp("relu"), {"input_fmt": FixedPoint(il=2, fl=6)}),
         ("bnn", _binary_mlp("sign"), {}),
         ("xnor", _binary_mlp(None), {}),
@@ -421,12 +419,22 @@ def test_load_rejects_a_damaged_method_record(tmp_path, small_digits):
 
 
 def test_method_with_unexported_state_loads_as_plain_float_with_a_warning(small_digits):
-    """dynamic_fixed's learned scales are not in its options: the rebuilt method would give
-    another qconfig, so load warns and keeps the version-1 behaviour (no hooks, no qconfig)
-    instead of evaluating with scales it never learned."""
+    """If the method rebuilt from its record gives another qconfig than the saved one (here:
+    a record whose learned scales were dropped), load warns and keeps the version-1 behaviour
+    (no hooks, no qconfig) instead of evaluating with scales it never learned."""
+    import io
+    import json
+
     m = _trained("dynamic_fixed", _mlp, {"update_every": 64}, small_digits)
+    arrays = dict(np.load(io.BytesIO(m.to_bytes()), allow_pickle=False))
+    record = json.loads(str(arrays["training_method"]))
+    assert record["state"]["fl"], "dynamic_fixed must export its learned scales"
+    record["state"] = {"fl": []}
+    arrays["training_method"] = np.array(json.dumps(record))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
     with pytest.warns(RuntimeWarning, match="keeps learned inference state"):
-        back = Sequential.from_bytes(m.to_bytes())
+        back = Sequential.from_bytes(buf.getvalue())
     assert back.hooks is None and back.qconfig is None and back.method is None
 
 
