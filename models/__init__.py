@@ -29,14 +29,17 @@ def __getattr__(name: str):
 
 def warmup() -> None:
     """Compile (or load from Numba's cache) the hot kernels on one-element inputs: the
-    convolution's col2im for float32 (training) and float64 (gradient checks)."""
+    convolution's col2im for float32 (training) and float64 (gradient checks), and the
+    fixed-point training method's fused rounding kernels."""
     import numpy as np
 
     from models.layers._conv_kernels import col2im
+    from models.methods import fixed
 
     for dtype in (np.float32, np.float64):
         col2im(np.zeros((1, 1, 1, 1, 1, 1), dtype), 1, 1, 1, 1, 0, 0, 1, 1,
                np.zeros((1, 1, 1, 1), dtype))
+    fixed.warmup()
 
 
 def __dir__():
