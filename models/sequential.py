@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import copy
 import io
-import json
 import math
-import os
 from collections import Counter
 
 import numpy as np
 
+from models._model_file import (  # noqa: F401  (file constants re-exported)
+    FILE_FORMAT,
+    FILE_VERSION,
+    READABLE_VERSIONS,
+    architecture,
+    read_model,
+    write_model,
+)
 from models.layers import (
     LAYER_KINDS,
     AvgPool2D,
@@ -28,12 +34,6 @@ from models.layers import (
     Sign,
     fold_batchnorm,
 )
-
-#: Identifies lowbit model files; bumped when the layout changes.
-FILE_FORMAT = "lowbit.Sequential"
-#: 2 adds the optional ``"training_method"`` entry; version 1 files still load.
-FILE_VERSION = 2
-READABLE_VERSIONS = (1, 2)
 
 
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -267,10 +267,7 @@ class Sequential:
     # ------------------------------------------------------------------ files
     def architecture(self) -> dict:
         """The JSON-able description ``load`` rebuilds the layers from."""
-        return {"format": FILE_FORMAT, "version": FILE_VERSION, "name": self.name,
-                "input_shape": list(self.input_shape),
-                "layers": [{"kind": layer.kind, "name": layer.name, "config": layer.config()}
-                           for layer in self.layers]}
+        return architecture(self)
 
     def save(self, path) -> None:
         """Write ``path`` (.npz; a path or a writable binary file object): the architecture as
@@ -279,20 +276,7 @@ class Sequential:
         trained it as a JSON string under ``"training_method"`` (``method_record``); readable
         with ``numpy.load(path, allow_pickle=False)``.  ``load`` rebuilds ``qconfig`` and
         ``hooks`` from that method, so the loaded model evaluates exactly as this one."""
-        arrays = {"architecture": np.array(json.dumps(self.architecture()))}
-        record = self.method_record()
-        if record is not None:
-            arrays["training_method"] = np.array(json.dumps(record))
-        for layer in self.layers:
-            for key, value in layer.params().items():
-                arrays[f"params/{layer.name}/{key}"] = value
-            for key, value in layer.buffers().items():
-                arrays[f"buffers/{layer.name}/{key}"] = value
-        if hasattr(path, "write"):
-            np.savez(path, **arrays)
-            return
-        with open(os.fspath(path), "wb") as f:
-            np.savez(f, **arrays)
+        write_model(self, path)
 
     def method_record(self) -> dict | None:
         """The JSON-able record of ``self.method`` that ``save`` stores, or None
@@ -319,51 +303,7 @@ class Sequential:
         method that trained the model, and with it ``qconfig`` and ``hooks``
         (``models.methods.base.restore_method``); files without one (version 1) load with
         neither, as before."""
-        source = path if hasattr(path, "read") else os.fspath(path)
-        with np.load(source, allow_pickle=False) as f:
-            if "architecture" not in f.files:
-                raise ValueError(f"{path} is not a lowbit model file: no 'architecture' entry")
-            arch = json.loads(str(f["architecture"]))
-            if arch.get("format") != FILE_FORMAT or arch.get("version") not in READABLE_VERSIONS:
-                raise ValueError(f"{path}: unsupported model file format "
-                                 f"{arch.get('format')!r} version {arch.get('version')!r}; "
-                                 f"expected {FILE_FORMAT!r} version "
-                                 f"{' or '.join(map(str, READABLE_VERSIONS))}")
-            record = None
-            if "training_method" in f.files:
-                record = json.loads(str(f["training_method"]))
-            layers = []
-            for spec in arch["layers"]:
-                kind = spec["kind"]
-                if kind not in LAYER_KINDS:
-                    raise ValueError(f"{path}: unknown layer kind {kind!r}; known kinds: "
-                                     f"{', '.join(sorted(LAYER_KINDS))}")
-                layer = LAYER_KINDS[kind](**spec["config"])
-                layer.name = spec["name"]
-                for prefix, store in (("params", layer.params()), ("buffers", layer.buffers())):
-                    for key in list(store):
-                        entry = f"{prefix}/{layer.name}/{key}"
-                        if entry not in f.files:
-                            raise ValueError(f"{path}: missing array {entry!r}")
-                        value = f[entry]
-                        if value.shape != store[key].shape or value.dtype.kind != "f":
-                            raise ValueError(f"{path}: {entry!r} has shape {value.shape} and "
-                                             f"dtype {value.dtype}; expected float "
-                                             f"{store[key].shape}")
-                        store[key] = value
-                layers.append(layer)
-            expected = {f"{p}/{lay.name}/{k}" for lay in layers
-                        for p, s in (("params", lay.params()), ("buffers", lay.buffers()))
-                        for k in s} | {"architecture", "training_method"}
-            extra = set(f.files) - expected
-            if extra:
-                raise ValueError(f"{path}: unexpected arrays {sorted(extra)}")
-        model = cls(layers, tuple(arch["input_shape"]), name=arch["name"])
-        if record is not None:
-            from models.methods.base import restore_method
-
-            restore_method(model, record, path)
-        return model
+        return read_model(cls, path)
 
     # ------------------------------------------------------------------ export
     def to_graph(self, fold_batchnorm: bool = True):

@@ -470,3 +470,24 @@ def test_methods_without_a_file_form_save_the_parameters_only(small_digits):
     with pytest.warns(RuntimeWarning, match=r"cannot be stored \(method=.masked. is unknown"):
         blob = m.to_bytes()
     assert Sequential.from_bytes(blob).qconfig is None
+
+
+def test_a_save_that_fails_midway_keeps_the_previous_file(tmp_path, monkeypatch):
+    """The file is written beside the target and renamed into place: an interrupted save
+    leaves the earlier model file readable and no partial file behind."""
+    import models._model_file as model_file
+
+    path = tmp_path / "m.npz"
+    m = _mlp()
+    m.save(path)
+    before = path.read_bytes()
+
+    def broken_savez(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model_file.np, "savez", broken_savez)
+    with pytest.raises(KeyboardInterrupt):
+        m.save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
