@@ -183,7 +183,7 @@ run_fake(spec, sys.argv[1])
 def test_sigkill_then_resume_runs_only_the_rest_and_gives_the_same_result(fake_spec, tmp_path):
     """A sweep killed with SIGKILL part-way resumes with the missing points only."""
     out = tmp_path / "out.zarr"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LOWBIT_FAKE_DELAY": "0.15"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LOWBIT_FAKE_DELAY": "0.4"}
     proc = subprocess.Popen([sys.executable, "-c", _KILLABLE.format(spec=fake_spec), str(out)],
                             cwd=REPO, env=env, stderr=subprocess.PIPE)
     try:
