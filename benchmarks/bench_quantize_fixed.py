@@ -4,7 +4,10 @@ Quantization is memory-bound: the floor is a copy.  Both run in this process on 
 the same 10 million float64 elements (standard normal * 4, so a few values saturate in Q4.12);
 the quantizer writes into a fresh int16 code array each call, the copy into a preallocated
 float64 array.  Printed: the best-of-R time ratio per mode (goals: Q4.12 nearest + saturate
-<= 0.6x copy, stochastic <= 1.5x) and the first-call compile times of the kernels.
+<= 0.6x copy, stochastic <= 1.5x) and the first-call compile times of the kernels.  The Q20.20
+cases time the int64 pass that formats wider than 32 bits take.  On a shared machine run it
+several times and report the median and range: a 2-thread kernel is hurt more by other load
+than the 1-thread copy it is compared with.
 
     python benchmarks/bench_quantize_fixed.py [--n N] [--repeat R]
 """
