@@ -252,10 +252,14 @@ def _overflow_big(m, k, wl, signed, mode, nsat):
 def apply_overflow(n, wl, signed, mode, saturation_bits):
     """The HLS overflow handling of the already-rounded int64 ``n`` into a ``wl``-bit word.
 
-    Returns the int64 code (an unsigned 64-bit code as its int64 reinterpretation).  For
-    ``"wrap_sign_magnitude"`` HLS looks at bit ``wl`` of the value *before* rounding; this
-    helper has only the rounded value and uses its bit ``wl``, which is the same unless
-    rounding carried into that bit.
+    Returns the int64 code (an unsigned 64-bit code as its int64 reinterpretation).  This is
+    exactly HLS's assignment of an integer already in target steps (``ap_fixed_base``
+    ``operator=`` with no quantization: its ``lD`` for ``"wrap_sign_magnitude"`` is bit ``wl``
+    of the source, here of ``n``; pinned against the Fraction reference in
+    ``tests/precision/test_fixed_narrow.py``).  After a rounding, HLS takes ``lD`` from the
+    value *before* rounding, which differs from bit ``wl`` of ``n`` when the rounding carried
+    into that bit: round with ``requantize`` (or ``quantize_one``) instead of rounding first
+    and calling this.
     """
     n = np.int64(n)
     return _overflow_small(n, _bit(n, wl), wl, signed, mode, saturation_bits)
