@@ -42,6 +42,14 @@ def mix64(z):
     return z ^ (z >> _S31)
 
 
+def mix64_array(z: np.ndarray) -> np.ndarray:
+    """:func:`mix64` applied elementwise to a uint64 array with numpy (wrapping arithmetic):
+    for hashes computed once outside a kernel, e.g. HashedNets' bucket indices."""
+    z = np.asarray(z, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return mix64.py_func(z)
+
+
 @njit_serial
 def uniform_bits(key, index):
     """64 uniformly distributed random bits for element ``index`` of the stream ``key``.

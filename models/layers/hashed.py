@@ -16,19 +16,14 @@ import numpy as np
 
 from models.layers.base import DEFAULT_DTYPE, Layer, as_rng, check_positive_int
 from models.layers.dense import affine_backward, affine_forward
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-
+from precision.stochastic import GOLDEN_GAMMA, mix64_array
 
 def splitmix64(index: np.ndarray, seed: int) -> np.ndarray:
-    """SplitMix64 of ``seed * golden + index`` (uint64 arithmetic wraps modulo 2**64)."""
+    """SplitMix64 of ``seed * golden + index`` (uint64 arithmetic wraps modulo 2**64); the
+    finalizer is the stochastic-rounding generator's (``precision.stochastic``)."""
     with np.errstate(over="ignore"):
-        z = index.astype(np.uint64) + np.uint64(seed % 2**64) * _GOLDEN + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
+        z = index.astype(np.uint64) + np.uint64(seed % 2**64) * GOLDEN_GAMMA + GOLDEN_GAMMA
+    return mix64_array(z)
 
 
 def hash_indices(out_features: int, in_features: int, real_weights: int,

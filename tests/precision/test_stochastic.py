@@ -72,3 +72,12 @@ def test_different_seeds_differ_and_bad_seeds_fail():
         STOCHASTIC.quantize(x, seed=1.5)
     with pytest.raises(ValueError, match=r"seed=-1 is out of range"):
         STOCHASTIC.quantize(x, seed=-1)
+
+
+def test_mix64_array_is_the_scalar_finalizer_elementwise(rng):
+    from precision.stochastic import mix64, mix64_array
+
+    z = rng.integers(0, 2**64, size=200, dtype=np.uint64)
+    z[:3] = (0, 1, 2**64 - 1)
+    assert_array_equal(mix64_array(z), [mix64(v) for v in z])
+    assert mix64_array(np.zeros(0, np.uint64)).shape == (0,)
