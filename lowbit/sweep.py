@@ -294,9 +294,11 @@ def local_cluster(n_workers: int, processes: bool = False):
     import dask
     from distributed import LocalCluster
 
+    # dashboard_address=None still binds the default :8787 (with a warning when it is taken);
+    # ":0" takes a free port for distributed's HTTP endpoints
     with dask.config.set(QUIET_CLUSTER):  # read when the scheduler and workers start
         return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
-                            dashboard_address=None, silence_logs=logging.ERROR)
+                            dashboard_address=":0", silence_logs=logging.ERROR)
 
 
 class _MemoryStore:
