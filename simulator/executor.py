@@ -32,6 +32,7 @@ derived from ``seed``.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,9 @@ _ROLE_IDS = {"input": 0, "weight": 1, "bias": 2, "out": 3}
 #: Largest float reference run (all node outputs) kept per graph for the next call.
 REFERENCE_CACHE_BYTES = 1 << 27
 _REF_KEY = ("__float_reference__",)
+#: Guards every graph's ``_qcache``: a sweep's thread workers share one graph, and an entry
+#: evicted by one thread between another's lookup and its LRU refresh was a KeyError.
+_CACHE_LOCK = threading.Lock()
 
 
 def _fingerprint(x: np.ndarray) -> tuple:
@@ -257,7 +261,9 @@ class _Run:
         set many times); only one input's reference is kept per graph."""
         # a fused layer's reference is past its relu: the set of fused layers is part of the key
         self.xkey = xkey + (tuple(sorted(self.fuse_relu)),)
-        entry = self.graph._qcache.get(_REF_KEY)
+        cache = self.graph._qcache
+        with _CACHE_LOCK:
+            entry = cache.get(_REF_KEY)
         if entry is not None and entry[0] == self.xkey:
             self.refs, self.signals = entry[1], entry[2]
 
@@ -266,7 +272,8 @@ class _Run:
             return
         size = sum(a.nbytes for chunk in self.new_refs for a in chunk.values())
         if size <= REFERENCE_CACHE_BYTES:
-            self.graph._qcache[_REF_KEY] = (self.xkey, self.new_refs, self.new_signals)
+            with _CACHE_LOCK:
+                self.graph._qcache[_REF_KEY] = (self.xkey, self.new_refs, self.new_signals)
 
     def key(self, node_index: int, role: str, chunk: int = 0):
         """The 64-bit stochastic-rounding key of one (node, role, chunk); None without seed."""
@@ -281,15 +288,22 @@ class _Run:
         seed = self.key(index, role) if fmt.is_stochastic else None
         cache = self.graph._qcache
         k = (n.name, name, fmt, seed)
-        q = cache.get(k)
-        if q is None:
-            q = fmt.quantize(n.params[name] if name in n.params else self._bn_param(n, name),
-                             seed=seed)
+        with _CACHE_LOCK:
+            q = cache.get(k)
+            if q is not None:
+                cache.move_to_end(k)
+                return q
+        # quantized outside the lock (two threads may both compute it: same codes either way)
+        q = fmt.quantize(n.params[name] if name in n.params else self._bn_param(n, name),
+                         seed=seed)
+        with _CACHE_LOCK:
             cache[k] = q
-            while len(cache) > QCACHE_SIZE:
-                cache.popitem(last=False)
-        else:
-            cache.move_to_end(k)
+            while len(cache) > max(QCACHE_SIZE, 2):
+                oldest = next(iter(cache))
+                if oldest == _REF_KEY:  # the float run is bounded by its own byte limit
+                    cache.move_to_end(_REF_KEY)
+                    continue
+                del cache[oldest]
         return q
 
     @staticmethod

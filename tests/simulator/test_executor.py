@@ -328,6 +328,39 @@ def test_weight_cache_is_reused_and_invalidated(rng):
     assert not g._qcache
 
 
+def test_float_reference_survives_the_lru_bound_while_in_use(rng, monkeypatch):
+    """The LRU bound evicts quantized parameters, never the cached float run (which has its
+    own byte limit): a sweep over many formats keeps reusing it."""
+    from simulator import executor
+
+    monkeypatch.setattr(executor, "QCACHE_SIZE", 3)
+    g = mlp(rng)
+    x = rng.normal(size=(3, 6))
+    simulate(g, QConfig.uniform(FixedPoint(il=4, fl=4)), x)
+    for fl in range(1, 8):  # 4 parameters per format: more than the bound each time
+        simulate(g, QConfig.uniform(FixedPoint(il=4, fl=fl)), x)
+        assert executor._REF_KEY in g._qcache
+    assert len(g._qcache) <= 3  # the reference and the two newest parameters
+
+
+def test_threads_sharing_a_graph_give_the_serial_results(rng, monkeypatch):
+    """A sweep's thread workers share one graph and its parameter cache; with a tiny cache
+    bound, entries are evicted while other threads look them up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from simulator import executor
+
+    monkeypatch.setattr(executor, "QCACHE_SIZE", 2)
+    g = mlp(rng)
+    x = rng.normal(size=(8, 6))
+    configs = [QConfig.uniform(FixedPoint(il=4, fl=fl)) for fl in range(1, 9)] * 6
+    serial = [simulate(g, q, x, collect=False).outputs for q in configs]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda q: simulate(g, q, x, collect=False).outputs, configs))
+    for a, b in zip(serial, threaded):
+        assert_array_equal(a, b)
+
+
 def test_chunked_batches_equal_one_by_one(rng, monkeypatch):
     """The chunk size does not change deterministic results."""
     import simulator.executor as ex
