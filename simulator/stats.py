@@ -41,6 +41,15 @@ def fixed_code_range(fmt) -> tuple[int, int] | None:
     return int(fmt.min_code), int(fmt.max_code)
 
 
+def sum_of_squares(v: np.ndarray) -> float:
+    """``sum(v**2)`` of a contiguous float64 vector, in an order fixed by numpy alone.
+
+    ``np.dot`` goes to BLAS, whose threads split the sum differently for 1 and 2 threads, so
+    the last bit of an SQNR would depend on where a point ran; ``einsum`` with two operands
+    and no ``optimize`` runs numpy's own loop."""
+    return float(np.einsum("i,i->", v, v))
+
+
 class StatsCollector:
     """Accumulates the per-node figures over batch chunks (sums and counts only)."""
 
@@ -71,13 +80,13 @@ class StatsCollector:
         ``signal`` is ``sum(reference**2)`` when the caller already knows it (the executor keeps
         it with its cached float run); the value used is returned so it can be kept.
         Fixed-point codes take one pass (``_stats_kernels.code_pass``: saturation count,
-        histogram and the error values into a reused buffer); the sums are numpy ``dot`` calls
-        on the same values as ever, so the figures are bit-identical to the plain numpy form.
+        histogram and the error values into a reused buffer); the sums of squares are
+        ``sum_of_squares``, whose order does not depend on BLAS's thread count.
         """
         i = self._index[name]
         ref = np.ascontiguousarray(reference, dtype=np.float64).reshape(-1)
         if signal is None:
-            signal = float(np.dot(ref, ref))
+            signal = sum_of_squares(ref)
         self.signal[i] += signal
         fmt = getattr(simulated, "format", None)
         rng = fixed_code_range(fmt)
@@ -100,7 +109,7 @@ class StatsCollector:
                 self.hist[i] += np.bincount(bins, minlength=N_BINS)[:N_BINS]
             err = self._buffer(ref.size)
             np.subtract(np.asarray(values, dtype=np.float64).reshape(-1), ref, out=err)
-        self.noise[i] += float(np.dot(err, err))
+        self.noise[i] += sum_of_squares(err)
         self.count[i] += ref.size
         return signal
 

@@ -107,3 +107,22 @@ def test_fused_and_relu_sqnr_agree_on_the_digits_cnn():
         for conv, relu in (("conv1", "relu1"), ("conv2", "relu2")):
             assert abs(float(s.sel(layer=conv)) - float(s.sel(layer=relu))) < 0.01
             assert float(s.sel(layer=conv)) > 25.0
+
+
+def test_sum_of_squares_does_not_depend_on_blas_threads(rng):
+    """SQNR sums must not change in the last bit with BLAS's thread count (a sweep point gives
+    the same figures on any worker)."""
+    import math
+
+    from threadpoolctl import threadpool_limits
+
+    from simulator.stats import sum_of_squares
+
+    v = rng.normal(size=1_000_003)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = sum_of_squares(v)
+    with threadpool_limits(limits=2, user_api="blas"):
+        two = sum_of_squares(v)
+    assert one == two
+    assert math.isclose(one, math.fsum(v * v), rel_tol=1e-12)
+    assert sum_of_squares(np.zeros(0)) == 0.0
