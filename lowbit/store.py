@@ -25,6 +25,8 @@ last, so a point whose ``done`` chunk is missing or unreadable is simply run aga
 
 from __future__ import annotations
 
+import os
+import shutil
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,7 +89,12 @@ class SweepStore:
             return existing
         shape = tuple(len(coords[d]) for d in dims)
         n = int(np.prod(shape, dtype=np.int64))
-        root = zarr.open_group(str(path), mode="w-")
+        # Built beside the target and renamed into place, so a sweep killed while creating it
+        # leaves no half-made store (arrays without attributes) that a resume would refuse.
+        building = path.with_name(f"{path.name}.creating-{os.getpid()}")
+        if building.exists():
+            shutil.rmtree(building)
+        root = zarr.open_group(str(building), mode="w-")
         meta = root.create_group(META)
         points = meta.create_group("points")
         points.create_array("scalars", shape=(n, len(scalar_vars)), chunks=(1, len(scalar_vars)),
@@ -104,7 +111,8 @@ class SweepStore:
             "layers": list(layers), "scalar_vars": list(scalar_vars),
             "layer_vars": list(layer_vars), "complete": False,
         })
-        store = cls(path, meta)
+        os.rename(building, path)
+        store = cls(path, _open_meta(path))
         store.fresh = True
         return store
 

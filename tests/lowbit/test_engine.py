@@ -254,6 +254,29 @@ def test_resumed_store_overwrites_a_stale_error_of_an_unfinished_point(tmp_path)
     np.testing.assert_array_equal(scalars, [[1.0], [3.0]])
 
 
+def test_a_store_killed_while_being_created_leaves_nothing_to_refuse(tmp_path, monkeypatch):
+    """The store is built beside its path and renamed into place: a run killed before its
+    attributes are written leaves no half-made store, and the rerun creates it afresh."""
+    import zarr
+
+    kwargs = dict(fingerprint="f", spec_toml="", dims=("wl",), coords={"wl": [1, 2]},
+                  layers=["a"], scalar_vars=("x",), layer_vars=("y",))
+    path = tmp_path / "s.zarr"
+    real_update = zarr.core.attributes.Attributes.update
+
+    def killed(self, *args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zarr.core.attributes.Attributes, "update", killed)
+    with pytest.raises(KeyboardInterrupt):
+        SweepStore.open_or_create(path, **kwargs)
+    assert not path.exists()
+    monkeypatch.setattr(zarr.core.attributes.Attributes, "update", real_update)
+    store = SweepStore.open_or_create(path, **kwargs)  # the leftover build dir is replaced
+    assert store.fresh and store.attrs["fingerprint"] == "f"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
+
+
 def test_thread_workers_become_processes_on_numba_workqueue(monkeypatch):
     """Two worker threads must not share Numba's workqueue layer (it aborts the process)."""
     from lowbit import sweep as _  # noqa: F401  (the module, not the function)
