@@ -22,12 +22,12 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import argparse  # noqa: E402
 import gzip  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from simulator import Graph, calibrate, simulate, simulate_float, warmup  # noqa: E402
 from simulator.executor import _REF_KEY  # noqa: E402
+from _data import mnist_dir  # noqa: E402
 from _timing import best_of  # noqa: E402
 
 
@@ -48,8 +48,8 @@ def lenet5(rng: np.random.Generator) -> Graph:
 
 
 def images(n: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    path = os.environ.get("LOWBIT_DATA")
-    f = Path(path, "t10k-images-idx3-ubyte.gz") if path else None
+    path = mnist_dir()
+    f = path / "t10k-images-idx3-ubyte.gz" if path else None
     if f is not None and f.exists():
         raw = gzip.decompress(f.read_bytes())
         count = int.from_bytes(raw[4:8], "big")

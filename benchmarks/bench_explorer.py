@@ -12,11 +12,10 @@ the issue's goal (<= 300 ms), which is about this machine, not a test.
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
+from _data import mnist_dir
 from _timing import best_of
 
 
@@ -32,8 +31,7 @@ def main() -> None:
     from simulator import simulate_float
 
     model = zoo.get("lenet-300-100", seed=0)  # untrained: the time does not depend on weights
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-    path = os.environ.get("LOWBIT_DATA") or (str(shared) if shared.is_dir() else None)
+    path = mnist_dir()
     if path:
         data = datasets.load("mnist", path=path)
         x, y = data.x_test[:args.images], data.y_test[:args.images]

@@ -47,6 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _data import mnist_dir  # noqa: E402
 from lowbit.inputs import prepare  # noqa: E402
 from lowbit.point import evaluate  # noqa: E402
 from lowbit.spec import load_spec  # noqa: E402
@@ -58,8 +59,8 @@ sweep_module = sys.modules["lowbit.sweep"]  # `lowbit.sweep` the attribute is th
 def make_spec(tmp: Path, quick: bool, verbose: bool = True) -> dict:
     from models import zoo
 
-    data_dir = os.environ.get("LOWBIT_DATA")
-    mnist = bool(data_dir) and Path(data_dir, "t10k-images-idx3-ubyte.gz").exists()
+    data_dir = mnist_dir()
+    mnist = data_dir is not None and (data_dir / "t10k-images-idx3-ubyte.gz").exists()
     name, dataset, samples = ("lenet-300-100", "mnist", 10000) if mnist else \
         ("digits-cnn", "digits", 368)
     shape = (1, 28, 28) if mnist else (1, 8, 8)

@@ -14,7 +14,6 @@ Usage: python benchmarks/bench_train.py [--subset N] [--threads T] [--method fix
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from _data import mnist_dir
 from _timing import best_of
 
 from models import datasets, train, zoo
@@ -34,10 +34,8 @@ from models.layers.conv import im2col
 
 
 def load_data(subset: int | None) -> Dataset:
-    shared = REPO.parent / "shared" / "data" / "mnist"
-    path = None if os.environ.get("LOWBIT_DATA") or not shared.is_dir() else shared
     try:
-        d = datasets.load("mnist", path=path)
+        d = datasets.load("mnist", path=mnist_dir())
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"this benchmark needs MNIST: {exc}")
     if subset:
