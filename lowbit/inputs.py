@@ -74,10 +74,17 @@ def prepare(spec: Spec, store=None, *, progress=True):
         # once per distinct setting, here rather than per point on the workers
         data = data if data is not None else _load_dataset(spec)
         graphs = compressed_graphs(spec, blob, data, progress=progress)
-    work = Workload(graph=graph, x_eval=np.ascontiguousarray(x_eval),
-                    y_eval=np.ascontiguousarray(y_eval), x_calib=np.ascontiguousarray(x_calib),
-                    layers=layers, seed=spec.seed, graphs=graphs)
+    work = Workload(graph=graph, x_eval=_frozen(x_eval), y_eval=_frozen(y_eval),
+                    x_calib=_frozen(x_calib), layers=layers, seed=spec.seed, graphs=graphs)
     return work, blob, provenance, fp
+
+
+def _frozen(a) -> np.ndarray:
+    """A read-only contiguous copy: the simulator remembers the fingerprint and finiteness of
+    an input nothing can change, so the points of a sweep do not hash it again."""
+    out = np.array(a, copy=True, order="C")
+    out.flags.writeable = False
+    return out
 
 
 def _load_dataset(spec: Spec):

@@ -361,6 +361,46 @@ def test_threads_sharing_a_graph_give_the_serial_results(rng, monkeypatch):
         assert_array_equal(a, b)
 
 
+def test_facts_of_an_immutable_input_are_computed_once(rng, monkeypatch):
+    """The fingerprint and the finiteness scan of a read-only input with no writeable base
+    are remembered while it lives; a writeable input, or a read-only view of a writeable
+    array, is hashed on every call (it may have changed)."""
+    from simulator import executor
+
+    calls = []
+    real = executor._blake2b_key
+    monkeypatch.setattr(executor, "_blake2b_key", lambda a: calls.append(1) or real(a))
+    g = mlp(rng)
+    q = QConfig.uniform(FixedPoint(il=4, fl=4))
+    frozen = rng.normal(size=(5, 6))
+    frozen.flags.writeable = False
+    first = simulate(g, q, frozen)
+    second = simulate(g, q, frozen)
+    assert len(calls) == 1
+    assert_array_equal(first.stats["sqnr_db"], second.stats["sqnr_db"])
+    base = rng.normal(size=(5, 6))
+    view = base[:]
+    view.flags.writeable = False
+    simulate(g, q, view)
+    base[0, 0] += 1.0  # changes what the read-only view shows
+    changed = simulate(g, q, view)
+    assert len(calls) == 3
+    assert_array_equal(changed.stats["sqnr_db"],
+                       simulate(g, q, np.array(view)).stats["sqnr_db"])
+    bad = np.full((2, 6), np.nan)
+    bad.flags.writeable = False
+    for _ in range(2):
+        with pytest.raises(ValueError, match="x holds NaN or infinite values"):
+            simulate(g, q, bad)
+    key = (id(frozen), "fingerprint")
+    assert key in executor._INPUT_FACTS
+    del frozen, first, second
+    import gc
+
+    gc.collect()
+    assert key not in executor._INPUT_FACTS
+
+
 def test_chunked_batches_equal_one_by_one(rng, monkeypatch):
     """The chunk size does not change deterministic results."""
     import simulator.executor as ex
