@@ -138,7 +138,7 @@ def overflow_class(omode: int) -> int:
 
 
 @njit_serial(inline="always")
-def _in_fast_range(x, y):
+def in_fast_range(x, y):
     """y = x * 2**fl is exact and small enough for float rounding (not NaN, inf, subnormal or
     beyond 2**52)."""
     ay = abs(y)
@@ -146,32 +146,37 @@ def _in_fast_range(x, y):
 
 
 @njit_serial(inline="always")
-def _round_float(y, rmode):
-    """``y`` rounded to an integral float64 by the deterministic mode ``rmode`` (a compile-time
-    constant in the kernels, so only one arm is compiled into the loop).
+def rounding_flags(rmode):
+    """Loop-invariant booleans of the deterministic rounding mode ``rmode`` for
+    :func:`round_float_flags`: ``(near, trunc, tie_pos, tie_neg, even)``."""
+    near = not (rmode == RND_FLOOR or rmode == RND_TOWARD_ZERO)
+    trunc = rmode == RND_TOWARD_ZERO
+    tie_pos = rmode == RND_NEAREST or rmode == RND_NEAREST_AWAY
+    tie_neg = rmode == RND_NEAREST or rmode == RND_NEAREST_ZERO
+    even = rmode == RND_NEAREST_EVEN
+    return near, trunc, tie_pos, tie_neg, even
+
+
+@njit_serial(inline="always")
+def round_float_flags(y, near, trunc, tie_pos, tie_neg, even):
+    """``y`` rounded to an integral float64 by the deterministic mode whose
+    :func:`rounding_flags` are given; branch-free, so a loop over it vectorizes whether the
+    mode is a compile-time constant (the narrow kernels) or a run-time value (the training
+    kernels of ``models.methods._fixed_kernels``).
 
     With ``f = floor(y)`` and the midpoint ``h = f + 0.5`` (exact for ``|y| < 2**52``), the
-    nearest modes go up iff ``y > h``, or ``y == h`` and the mode breaks the tie upward.
-    ``y - f`` is not exact for small negative ``y``, and ``floor(y + 0.5)`` is wrong at
-    ``y = 0.5 - 2**-54`` (the sum rounds up to 1): compare ``y`` with ``h`` instead.
+    nearest modes go up iff ``y > h``, or ``y == h`` and the mode breaks the tie upward
+    (``nearest``: always; ``nearest_even``: iff ``f`` is odd; ``nearest_away``: iff ``f >= 0``;
+    ``nearest_zero``: iff ``f < 0``; ``nearest_down``: never); ``toward_zero`` goes up iff
+    ``f < 0`` and ``y != f``; ``floor`` never.  ``y - f`` is not exact for small negative
+    ``y``, and ``floor(y + 0.5)`` is wrong at ``y = 0.5 - 2**-54`` (the sum rounds up to 1):
+    compare ``y`` with ``h`` instead.
     """
     f = np.floor(y)
     h = f + 0.5
-    if rmode == RND_NEAREST:
-        up = y >= h
-    elif rmode == RND_NEAREST_DOWN:
-        up = y > h
-    elif rmode == RND_NEAREST_EVEN:
-        half = f * 0.5
-        up = (y > h) | ((y == h) & (half != np.floor(half)))
-    elif rmode == RND_NEAREST_AWAY:
-        up = (y > h) | ((y == h) & (f >= 0.0))
-    elif rmode == RND_NEAREST_ZERO:
-        up = (y > h) | ((y == h) & (f < 0.0))
-    elif rmode == RND_TOWARD_ZERO:
-        up = (y != f) & (f < 0.0)
-    else:  # RND_FLOOR
-        up = False
+    half = f * 0.5
+    tie = (tie_neg if f < 0.0 else tie_pos) | (even & (half != np.floor(half)))
+    up = (near & ((y > h) | ((y == h) & tie))) | (trunc & (y != f) & (f < 0.0))
     return f + (1.0 if up else 0.0)
 
 
@@ -180,7 +185,7 @@ _LOW26 = np.uint64((1 << 26) - 1)
 
 
 @njit_serial(inline="always")
-def _round_float_stochastic(y, bits):
+def round_float_stochastic(y, bits):
     """``y`` rounded stochastically with the random word ``bits``: up iff
     (bits >> 11) * 2**-53 < frac, exactly."""
     f = np.floor(y)
@@ -219,7 +224,7 @@ def narrow_block(rmode: int, oclass: int):
             y = x * scale
             if oclass == WRAP_CLASS:
                 # the low wl bits must be exact: the exact pass does all but the fast range
-                bad = not _in_fast_range(x, y)
+                bad = not in_fast_range(x, y)
                 y = 0.0 if bad else y
             else:
                 # A huge or infinite y saturates (or zeroes) whatever its rounding, and every
@@ -227,10 +232,11 @@ def narrow_block(rmode: int, oclass: int):
                 # product underflowed to 0 (floor, stochastic) need the exact path.
                 bad = (x != x) | ((y == 0.0) & (x != 0.0))
             if rmode == RND_STOCHASTIC:
-                r = _round_float_stochastic(y, mix64(weyl))
+                r = round_float_stochastic(y, mix64(weyl))
                 weyl += GOLDEN_GAMMA
             else:
-                r = _round_float(y, rmode)
+                near, trunc, tie_pos, tie_neg, even = rounding_flags(rmode)
+                r = round_float_flags(y, near, trunc, tie_pos, tie_neg, even)
             if oclass == SAT_CLASS:
                 c = r if r > lo_sat else lo_sat  # NaN -> lo_sat: a valid int32, redone later
                 code = c if c < hi else hi
