@@ -87,6 +87,24 @@ _BUILDERS: dict[str, Callable] = {
 }
 
 
+def mlp(hidden, input_shape=(1, 28, 28), n_classes: int = 10, seed: int = 0,
+        name: str | None = None) -> Sequential:
+    """A new, untrained ReLU MLP of any widths: ``Flatten`` then ``Dense`` layers
+    ``prod(input_shape) -> hidden[0] -> ... -> n_classes`` with ``ReLU`` between them, weights
+    drawn from ``seed`` as for the zoo's own MLPs (``mlp((300, 100), seed=s)`` equals
+    ``get("lenet-300-100", seed=s)`` but for the name).  Default name ``mlp-<widths>``."""
+    hidden = tuple(hidden)
+    for width in (*hidden, n_classes):
+        if isinstance(width, (bool, np.bool_)) or not isinstance(width, (int, np.integer)) \
+                or width < 1:
+            raise ValueError(f"mlp widths must be positive ints, got hidden={hidden} and "
+                             f"n_classes={n_classes!r}")
+    shape = tuple(int(s) for s in input_shape)
+    rng = np.random.default_rng(seed)
+    return Sequential(_mlp(tuple(int(h) for h in hidden), int(n_classes))(shape, rng), shape,
+                      name=name or "mlp-" + "-".join(map(str, hidden)))
+
+
 def names() -> list[str]:
     """The zoo's model names."""
     return list(_BUILDERS)

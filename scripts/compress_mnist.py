@@ -33,16 +33,10 @@ from _reproduction import limit_threads, load_mnist  # noqa: E402
 
 
 def _mlp(sizes, seed):
-    from models.layers import Dense, Flatten, ReLU
-    from models.sequential import Sequential
+    """The ReLU MLP ``sizes[0] -> ... -> sizes[-1]`` on 28x28 images (``zoo.mlp``)."""
+    from models import zoo
 
-    rng = np.random.default_rng(seed)
-    layers = [Flatten()]
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(Dense(a, b, seed=rng))
-        if i < len(sizes) - 2:
-            layers.append(ReLU())
-    return Sequential(layers, (1, 28, 28), name="mlp-" + "-".join(map(str, sizes[1:-1])))
+    return zoo.mlp(sizes[1:-1], (1, 28, 28), sizes[-1], seed=seed)
 
 
 def _error(model, data) -> float:

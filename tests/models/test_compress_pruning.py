@@ -20,13 +20,7 @@ from tests.naive import naive_lecun_hessian_diagonal, naive_sparse_entries
 
 
 def _mlp(seed=0, sizes=(64, 12, 10)):
-    rng = np.random.default_rng(seed)
-    layers = [Flatten()]
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(Dense(a, b, seed=rng))
-        if i < len(sizes) - 2:
-            layers.append(ReLU())
-    return Sequential(layers, (1, 8, 8))
+    return zoo.mlp(sizes[1:-1], (1, 8, 8), sizes[-1], seed=seed)
 
 
 @pytest.fixture(scope="module")

@@ -109,3 +109,15 @@ def test_initial_weight_scales():
         np.sqrt(1 / 400), rel=0.05)
     with pytest.raises(ValueError, match="init_gain=0 is out of range; expected init_gain > 0"):
         Conv2D(1, 1, 3, init_gain=0)
+
+
+def test_mlp_of_any_widths_draws_like_the_zoo():
+    from numpy.testing import assert_array_equal
+
+    custom, named = zoo.mlp((300, 100), seed=4), zoo.get("lenet-300-100", seed=4)
+    assert custom.name == "mlp-300-100"
+    for a, b in zip(custom.params().values(), named.params().values()):
+        assert_array_equal(a, b)
+    assert zoo.mlp((5,), (1, 8, 8), 3).output_shape == (3,)
+    with pytest.raises(ValueError, match=r"mlp widths must be positive ints, got hidden=\(0,\)"):
+        zoo.mlp((0,))
