@@ -27,11 +27,10 @@ MAX_CHUNK = 8
 #: Tasks per worker at least, when the grid allows: the scheduler hands the next task to
 #: whichever worker is free, so the last one to finish idles for at most one small task.
 TASKS_PER_WORKER = 16
-#: BLAS threads every point runs with, whatever runs it. The SQNR sums are ``np.dot`` calls
-#: whose last bits depend on OpenBLAS's thread count (its threaded ``ddot`` splits the vector),
-#: so pinning it keeps a point's figures identical on every worker and in process; one thread
-#: also keeps one worker to one core (two threaded BLAS calls from two worker threads would
-#: queue for OpenBLAS's single thread pool).
+#: BLAS threads every point runs with, whatever runs it: one worker is one core's worth of
+#: compute (two threaded BLAS calls from two worker threads would queue for OpenBLAS's single
+#: thread pool).  The figures do not depend on it: codes are exact and the SQNR sums are
+#: ``simulator.stats.sum_of_squares``, whose order does not depend on BLAS's threads.
 POINT_BLAS_THREADS = 1
 #: Dask settings of the engine's local clusters. By default an in-process cluster's event loop
 #: samples every busy worker thread's stack each 10 ms (the dashboard's profiler; we run no

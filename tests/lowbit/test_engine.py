@@ -106,7 +106,7 @@ def evaluate_recording_threads(work, point):
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_points_run_with_one_blas_thread_and_the_asked_numba_threads(fake_spec, workers):
-    """Every point runs with 1 BLAS thread (np.dot's last bits depend on it) and
+    """Every point runs with 1 BLAS thread (one worker = one core) and
     threads_per_worker Numba threads; the caller's settings are restored afterwards."""
     import numba
     from threadpoolctl import threadpool_limits
