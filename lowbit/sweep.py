@@ -88,23 +88,23 @@ def sweep(spec, store=None, *, scheduler=None, workers=None, progress=True,
 
 
 def _check_workers(workers, scheduler, threads_per_worker=None) -> None:
-    if threads_per_worker is not None:
-        if isinstance(threads_per_worker, bool) or not isinstance(threads_per_worker, int):
-            raise TypeError(f"threads_per_worker must be an int, got "
-                            f"{type(threads_per_worker).__name__}")
-        if threads_per_worker < 1:
-            raise ValueError(f"threads_per_worker={threads_per_worker} is out of range; "
-                             f"expected threads_per_worker >= 1")
-    if workers is not None:
-        if isinstance(workers, bool) or not isinstance(workers, int):
-            raise TypeError(f"workers must be an int, got {type(workers).__name__}")
-        if workers < 0:
-            raise ValueError(f"workers={workers} is out of range; expected workers >= 0")
-        if scheduler is not None:
-            raise ValueError("give either scheduler= (an existing cluster) or workers= (a "
-                             "local one), not both")
+    _check_count("threads_per_worker", threads_per_worker, 1)
+    _check_count("workers", workers, 0)
+    if workers is not None and scheduler is not None:
+        raise ValueError("give either scheduler= (an existing cluster) or workers= (a "
+                         "local one), not both")
     if scheduler is not None and not isinstance(scheduler, str):
         raise TypeError(f"scheduler must be an address string, got {type(scheduler).__name__}")
+
+
+def _check_count(name: str, value, minimum: int) -> None:
+    """None, or an int >= ``minimum``: TypeError / ValueError naming ``name`` otherwise."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}={value} is out of range; expected {name} >= {minimum}")
 
 
 def grid_point(spec: Spec, index: int) -> dict:
