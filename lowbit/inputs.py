@@ -12,7 +12,6 @@ import hashlib
 import io
 import os
 import platform
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -112,10 +111,7 @@ def model_bytes(spec: Spec, data, *, progress=True) -> bytes:
     model = zoo.get(spec.model, seed=kwargs.get("seed", 0), input_shape=data.input_shape)
     train(model, data, progress=progress, **kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # write then rename: two sweeps training the same model never read a half-written file
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
-        model.save(tmp.name)
-    os.replace(tmp.name, path)
+    model.save(path)  # written beside it and renamed: never seen half-written
     return path.read_bytes()
 
 

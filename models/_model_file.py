@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 import numpy as np
 
@@ -41,12 +42,14 @@ def write_model(model, path) -> None:
     if hasattr(path, "write"):
         np.savez(path, **arrays)
         return
-    # Written beside the target and renamed into place: a run killed while saving leaves the
-    # previous file intact, never a truncated one.
+    # Written to a file of its own beside the target and renamed into place: a run killed while
+    # saving leaves the previous file intact, and a reader (another sweep sharing the model
+    # cache) never sees a half-written one.
     target = os.fspath(path)
-    partial = f"{target}.partial-{os.getpid()}"
+    fd, partial = tempfile.mkstemp(dir=os.path.dirname(target) or ".",
+                                   prefix=os.path.basename(target) + ".partial-")
     try:
-        with open(partial, "wb") as f:
+        with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
         os.replace(partial, target)
     finally:
