@@ -23,7 +23,7 @@ from precision._fixed_kernels import (
 from precision._numba_config import njit_parallel, njit_serial
 from precision.modes import (
     OVF_SATURATE, OVF_SATURATE_SYMMETRIC, OVF_SATURATE_ZERO,
-    RND_FLOOR, RND_NEAREST, RND_NEAREST_AWAY, RND_NEAREST_DOWN, RND_NEAREST_EVEN,
+    RND_FLOOR, RND_NEAREST, RND_NEAREST_AWAY, RND_NEAREST_EVEN,
     RND_NEAREST_ZERO, RND_STOCHASTIC, RND_TOWARD_ZERO,
 )
 from precision.stochastic import GOLDEN_GAMMA, bits_at, mix64, weyl_at
@@ -50,29 +50,15 @@ def _fast_pass(xs, out, scale, wl, signed, rmode, omode, lo, lo_sat, hi, slow_ov
     umask = np.int64(-1) if wl >= 64 else (np.int64(1) << wl) - 1
     sat = omode == OVF_SATURATE or omode == OVF_SATURATE_SYMMETRIC
     zero = omode == OVF_SATURATE_ZERO
-    nearest = rmode == RND_NEAREST
-    even = rmode == RND_NEAREST_EVEN
-    away = rmode == RND_NEAREST_AWAY
-    tzero = rmode == RND_NEAREST_ZERO
-    down = rmode == RND_NEAREST_DOWN
-    trunc = rmode == RND_TOWARD_ZERO
+    near, trunc, tie_pos, tie_neg, even = rounding_flags(rmode)
     rare = 0
     for i in prange(xs.size):
         x = np.float64(xs[i])
         y = x * scale
-        ay = abs(y)
-        ok = (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
-        f = np.floor(y) if ok else 0.0
-        yy = y if ok else 0.0
-        n = np.int64(f)
-        # y against the midpoint f + 0.5 (exact); y - f is inexact for small negative y
-        gt = yy > f + 0.5
-        tie = yy == f + 0.5
-        up = ((nearest & (gt | tie)) | (even & (gt | (tie & ((n & 1) == 1))))
-              | (away & (gt | (tie & (n >= 0)))) | (tzero & (gt | (tie & (n < 0))))
-              | (down & gt) | (trunc & (yy != f) & (n < 0)))
-        code, outside = _overflow_int64(n + np.int64(up), ext, umask, signed, sat, zero, lo,
-                                        lo_sat, hi)
+        ok = in_fast_range(x, y)
+        r = round_float_flags(y if ok else 0.0, near, trunc, tie_pos, tie_neg, even)
+        code, outside = _overflow_int64(np.int64(r), ext, umask, signed, sat, zero, lo, lo_sat,
+                                        hi)
         out[i] = code
         rare += np.int64((not ok) | (outside & slow_overflow))
     return rare
@@ -89,13 +75,10 @@ def _fast_pass_stochastic(xs, out, scale, wl, signed, omode, lo, lo_sat, hi, slo
     for i in prange(xs.size):
         x = np.float64(xs[i])
         y = x * scale
-        ay = abs(y)
-        ok = (ay < _FAST_LIMIT) & ((ay >= _SMALLEST_NORMAL) | (x == 0.0))
-        f = np.floor(y) if ok else 0.0
-        frac = (y - f) if ok else 0.0
-        u = bits_at(start, i) >> _U11
-        r = np.int64(f) + np.int64(stochastic_up(np.float64(u) * _TWO_M53, y, f, frac))
-        code, outside = _overflow_int64(r, ext, umask, signed, sat, zero, lo, lo_sat, hi)
+        ok = in_fast_range(x, y)
+        r = round_float_stochastic(y if ok else 0.0, bits_at(start, i))
+        code, outside = _overflow_int64(np.int64(r), ext, umask, signed, sat, zero, lo, lo_sat,
+                                        hi)
         out[i] = code
         rare += np.int64((not ok) | (outside & slow_overflow))
     return rare
