@@ -128,7 +128,9 @@ def case_popcount(rng, rounds, per_block, name):
 
     from precision import Binary, Ternary
     from simulator import Accumulator, ops
+    from simulator import _nibble_kernels as NK
     from simulator import _xnor_kernels as X
+    from simulator._avx2_nibble import AVAILABLE as NIBBLE_KERNELS
     from simulator._packed import row_planes
 
     m, k = 512, 4096
@@ -143,11 +145,17 @@ def case_popcount(rng, rounds, per_block, name):
                                  rounds, per_block)
     ratio = _report(f"{name} popcount M=N=512 K=4096 vs float32 BLAS", target, t_ref, t_ops)
     print(f"    first ops.matmul (packs qb along K, once): {first * 1e3:.1f} ms")
-    an, az = row_planes(qa, 1)
-    bn, bz = row_planes(qb, 0)
-    c = np.empty((m, m), np.int64)
-    kernel = ((lambda: X.xnor_gemm(an, bn, k, c)) if name == "xnor"
-              else (lambda: X.ternary_gemm(an, az, bn, bz, c)))
+    xp, wp = row_planes(qa, 1), row_planes(qb, 0)
+    c = np.empty((m, m), np.int32)
+    if NIBBLE_KERNELS:  # the kernel ops.matmul dispatches to (nibble rows cached in the planes)
+        gemm = NK.xnor_gemm_nibbles if name == "xnor" else NK.ternary_gemm_nibbles
+        an, bn = xp.nibbles(name == "ternary"), wp.nibbles(name == "ternary")
+        kernel = lambda: gemm(an, bn, k, c)  # noqa: E731
+    elif name == "xnor":
+        kernel = lambda: X.xnor_gemm(xp.neg, wp.neg, k, c)  # noqa: E731
+    else:
+        kernel = lambda: X.ternary_gemm(xp.neg, xp.nz, wp.neg, wp.nz, c)  # noqa: E731
+    print(f"    kernel: {'AVX2 nibble rows' if NIBBLE_KERNELS else 'portable popcount'}")
     numba.set_num_threads(1)
     with threadpool_limits(1):
         cpu_ref, cpu_kernel = paired_thread_cpu(lambda: np.matmul(fa, fb), kernel)

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator import _nibble_kernels as NK
 from simulator import _xnor_kernels as X
+from simulator._avx2_nibble import AVAILABLE as NIBBLE_KERNELS
 from simulator._dot import check_method, integer_matmul, kernel_codes, plan
 from simulator._matmul_kernels import finish_int
 from simulator._operands import check_product_fits
+from simulator._packed import pack_planes
 
 _BINARY_KINDS = ("binary", "ternary")
 
@@ -25,16 +28,6 @@ class GemmResult:
     fl: int               # the accumulator's fractional length (integer accumulators)
     events: int           # accumulator overflow events (-1: not counted)
     path: str             # "float" | "int" | "popcount" | "sign_select" | "float_acc"
-
-
-def pack_planes(codes2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (neg, nz) uint64 bit planes of a (R, K) array of codes in {-1, 0, 1}."""
-    r, k = codes2d.shape
-    words = (k + 63) // 64
-    neg = np.empty((r, words), dtype=np.uint64)
-    nz = np.empty((r, words), dtype=np.uint64)
-    X.pack_rows(np.ascontiguousarray(codes2d, dtype=np.int8), neg, nz)
-    return neg, nz
 
 
 def aligned_bias(bias_op, n: int, fl: int, name: str = "qb") -> np.ndarray | None:
@@ -109,20 +102,27 @@ def _finish(c, acc, out_dtype):
 def _popcount(x_op, x2d, w_op, w2d, acc, pre, fl, x_planes, w_planes, out_dtype):
     m, kk = x2d.shape
     n = w2d.shape[0]
-    xn, xz = x_planes() if x_planes is not None else pack_planes(x2d)
-    wn, wz = w_planes() if w_planes is not None else pack_planes(w2d)
-    c = np.empty((m, n), dtype=np.int64)
-    if x_op.kind == "binary" and w_op.kind == "binary":
-        X.xnor_gemm(xn, wn, kk, c)
+    xp = x_planes() if x_planes is not None else pack_planes(x2d)
+    wp = w_planes() if w_planes is not None else pack_planes(w2d)
+    # The kernels write int32 (|dot| <= K < 2**31; one compiled form per kernel: they are
+    # parallel, so compiled in every process).
+    c = np.empty((m, n), dtype=np.int32 if kk < 2**31 else np.int64)
+    binary = x_op.kind == "binary" and w_op.kind == "binary"
+    if NIBBLE_KERNELS and binary:
+        NK.xnor_gemm_nibbles(xp.nibbles(False), wp.nibbles(False), kk, c)
+    elif NIBBLE_KERNELS:
+        NK.ternary_gemm_nibbles(xp.nibbles(True), wp.nibbles(True), kk, c)
+    elif binary:
+        X.xnor_gemm(xp.neg, wp.neg, kk, c)
     else:
-        X.ternary_gemm(xn, xz, wn, wz, c)
+        X.ternary_gemm(xp.neg, xp.nz, wp.neg, wp.nz, c)
     # |dot| <= K: when K plus the largest preloaded bias fits the register, no sum can
     # overflow and the wrap/saturate pass is the identity, so skip it.
     bound = kk + (int(np.abs(pre).max()) if pre is not None and np.size(pre) else 0)
-    if pre is not None:
-        c += pre
+    c = c.astype(np.int64, copy=False) + pre if pre is not None else c
     if acc.min_value <= -bound and bound <= acc.max_value:
         return GemmResult(c.astype(out_dtype, copy=False), fl, 0, "popcount")
+    c = c.astype(np.int64, copy=False)
     out, events = _finish(c, acc, out_dtype)
     return GemmResult(out, fl, events, "popcount")
 

@@ -6,15 +6,53 @@ come from ``q.packed(axis)`` (``precision.packing``: planes shaped ``(n_planes, 
 cached in the QArray; the last axis is packed at quantization time), so a weight matrix is packed
 once, never inside every product.  A binary array has no "nonzero" plane; its all-ones plane
 (padding bits 0) is built once per length and cached too.
+
+The planes come wrapped in a :class:`RowPlanes`, which also keeps the nibble rows the AVX2
+kernels read (:mod:`simulator._nibble_kernels`), built on first use, so that a cached weight is
+spread into nibbles once as well.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from simulator._gemm import pack_planes
+from simulator._nibble_kernels import binary_nibbles, ternary_nibbles
+from simulator._xnor_kernels import pack_rows
 
 _KEY = "simulator.row_planes"
+
+
+class RowPlanes:
+    """The packed ``(neg, nz)`` planes of an operand (unpack as a pair) and its nibble rows."""
+
+    __slots__ = ("neg", "nz", "_nibbles")
+
+    def __init__(self, neg: np.ndarray, nz: np.ndarray):
+        self.neg, self.nz = neg, nz
+        self._nibbles = {}
+
+    def __iter__(self):
+        return iter((self.neg, self.nz))
+
+    def __getitem__(self, index):
+        return (self.neg, self.nz)[index]
+
+    def nibbles(self, ternary: bool) -> np.ndarray:
+        """Nibble rows for the binary kernel (the ``neg`` plane) or the ternary one (both)."""
+        if ternary not in self._nibbles:
+            self._nibbles[ternary] = (ternary_nibbles(self.neg, self.nz) if ternary
+                                      else binary_nibbles(self.neg))
+        return self._nibbles[ternary]
+
+
+def pack_planes(codes2d: np.ndarray) -> RowPlanes:
+    """The (neg, nz) uint64 bit planes of a (R, K) array of codes in {-1, 0, 1}."""
+    r, k = codes2d.shape
+    words = (k + 63) // 64
+    neg = np.empty((r, words), dtype=np.uint64)
+    nz = np.empty((r, words), dtype=np.uint64)
+    pack_rows(np.ascontiguousarray(codes2d, dtype=np.int8), neg, nz)
+    return RowPlanes(neg, nz)
 
 
 def _ones_plane(rows: int, length: int) -> np.ndarray:
@@ -25,7 +63,7 @@ def _ones_plane(rows: int, length: int) -> np.ndarray:
     return plane
 
 
-def row_planes(q, axis: int) -> tuple[np.ndarray, np.ndarray]:
+def row_planes(q, axis: int) -> RowPlanes:
     """Packed (neg, nz) planes of the 2-d ``q`` with ``axis`` (the reduction) packed."""
     key = (_KEY, "rows", axis)
     cache = q._cache
@@ -38,11 +76,11 @@ def row_planes(q, axis: int) -> tuple[np.ndarray, np.ndarray]:
             nz = np.ascontiguousarray(planes[1].reshape(rows, -1))
         else:
             nz = _ones_plane(rows, q.shape[axis])
-        cache[key] = (neg, nz)
+        cache[key] = RowPlanes(neg, nz)
     return cache[key]
 
 
-def cached_planes(q, key, codes2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cached_planes(q, key, codes2d: np.ndarray) -> RowPlanes:
     """``pack_planes(codes2d)`` cached in ``q`` under ``key`` (``codes2d`` derived from ``q``,
     e.g. conv weights reshaped to (O, C*KH*KW), which ``q.packed`` does not cover)."""
     full = (_KEY,) + tuple(key)

@@ -9,6 +9,9 @@ from precision.fixed import FixedPoint
 
 def run() -> None:
     from simulator import ops
+    from simulator._avx2_nibble import AVAILABLE as NIBBLE_KERNELS
+    from simulator._nibble_kernels import (binary_nibbles, ternary_gemm_nibbles,
+                                           ternary_nibbles, xnor_gemm_nibbles)
     from simulator._xnor_kernels import pack_rows, sign_select_matmul, ternary_gemm, xnor_gemm
     from simulator.accumulator import Accumulator
 
@@ -26,7 +29,13 @@ def run() -> None:
     neg = np.zeros((1, 1), np.uint64)
     pack_rows(codes, neg, neg.copy())
     out = np.empty((1, 1), np.int64)
-    xnor_gemm(neg, neg, 1, out)
-    ternary_gemm(neg, neg, neg, neg, out)
+    popcount_out = np.empty((1, 1), np.int32)  # the popcount GEMMs write int32 (simulator._gemm)
+    if NIBBLE_KERNELS:
+        xnor_gemm_nibbles(binary_nibbles(neg), binary_nibbles(neg), 1, popcount_out)
+        ternary_gemm_nibbles(ternary_nibbles(neg, neg), ternary_nibbles(neg, neg), 1,
+                             popcount_out)
+    else:
+        xnor_gemm(neg, neg, 1, popcount_out)
+        ternary_gemm(neg, neg, neg, neg, popcount_out)
     for dtype in (np.int32, np.int64):
         sign_select_matmul(np.ones((1, 1), dtype), codes, out)
