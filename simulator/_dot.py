@@ -5,7 +5,10 @@ and picks the fastest path that is still exact:
 
 * ``"float"``: float64 BLAS on the codes, exact when ``K * max|a*b| < 2**53`` (then every product
   and every partial sum, in whatever order BLAS adds them, is an integer below ``2**53``); one
-  serial pass then adds the preload and applies wrap / saturate-at-end.
+  serial pass then adds the preload and applies wrap / saturate-at-end.  When
+  ``K * max|a*b| <= 2**51`` that pass converts with the vectorized magic-number trick, in place
+  over the float result that BLAS wrote into the returned array, and when the bound also proves
+  that no sum leaves the register it only converts (``simulator/_float_gemm_kernels.py``).
 * ``"int"``: int64 Numba kernels, parallel over row blocks, ascending ``k``.
 
 A step-saturating accumulator whose partial sums provably never leave its range behaves exactly
@@ -14,10 +17,12 @@ like one that saturates at the end, so it may take the fast paths too.
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
 
+from simulator import _float_gemm_kernels as F
 from simulator import _matmul_kernels as K
 from simulator._operands import FLOAT_EXACT, INT64_LIMIT
 
@@ -28,7 +33,7 @@ _workspace = threading.local()
 
 def float_buffer(slot: str, shape: tuple[int, ...]) -> np.ndarray:
     """A reusable per-thread float64 scratch array (fresh large arrays cost page faults)."""
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     buffers = getattr(_workspace, "buffers", None)
     if buffers is None:
         buffers = _workspace.buffers = {}
@@ -38,6 +43,21 @@ def float_buffer(slot: str, shape: tuple[int, ...]) -> np.ndarray:
         if size <= (1 << 23):  # keep at most 64 MiB per slot alive
             buffers[slot] = buf
     return buf[:size].reshape(shape)
+
+
+def float_codes(x: np.ndarray, slot: str) -> np.ndarray:
+    """``x`` converted to float64 in the per-thread buffer ``slot``, in ``x``'s memory order.
+
+    A transposed operand (Fortran order, e.g. ``dense``'s weights seen as ``w.T``) goes into a
+    Fortran-ordered buffer: one contiguous pass instead of a strided one (512 x 512 int16:
+    0.06 ms against 0.40 ms, measured), and BLAS reads either order at the same speed.
+    """
+    if x.flags.f_contiguous and not x.flags.c_contiguous:
+        buf = float_buffer(slot, x.shape[::-1]).T
+    else:
+        buf = float_buffer(slot, x.shape)
+    np.copyto(buf, x, casting="unsafe")
+    return buf
 
 
 def kernel_codes(x: np.ndarray) -> np.ndarray:
@@ -63,7 +83,9 @@ def plan(k: int, maxprod: int, pre_max: int, acc) -> dict:
     no_overflow = sum_bound <= acc.max_value
     return {
         "sum_bound": sum_bound,
+        "no_overflow": no_overflow,
         "step": bool(acc.saturate_each_step and not no_overflow),
+        "float_magic": k * maxprod <= F.MAGIC_LIMIT,
         "float_ok": k * maxprod < FLOAT_EXACT and pre_max < (1 << 62),
         "int64_exact": sum_bound < INT64_LIMIT,
         "step_int64": acc.max_value + 1 + maxprod < INT64_LIMIT,
@@ -99,11 +121,11 @@ def integer_matmul(a, b, acc, maxprod: int, preload=None, method: str = "auto",
     if m == 0 or n == 0:
         return np.zeros((m, n), dtype=out_dtype), 0, "float" if use_float else "int"
     if use_float:
+        af = float_codes(a, "a")
+        bf = float_codes(b, "b")
+        if p["float_magic"]:
+            return _float_in_place(af, bf, pre, p, acc, out_dtype, counts)
         out = np.empty((m, n), dtype=out_dtype)
-        af = float_buffer("a", (m, kk))
-        bf = float_buffer("b", (kk, n))
-        np.copyto(af, a, casting="unsafe")
-        np.copyto(bf, b, casting="unsafe")
         cf = float_buffer("c", (m, n))
         np.matmul(af, bf, out=cf)
         K.finish_float_serial(cf, pre, lo, hi, width, saturate, out, counts)
@@ -138,6 +160,24 @@ def integer_matmul(a, b, acc, maxprod: int, preload=None, method: str = "auto",
         return out, events, "int"
     K.matmul_wide(a, b, c, lo, hi, width, 1, out, counts)
     return out.astype(out_dtype, copy=False), int(counts.sum()), "int"
+
+
+def _float_in_place(af, bf, pre, p, acc, out_dtype, counts):
+    """The float path when every sum is at most ``2**51`` in magnitude: BLAS writes into the
+    array that is returned (int64 results) and one vectorized pass converts it in place."""
+    m, n = af.shape[0], bf.shape[1]
+    wide = np.dtype(out_dtype) == np.int64
+    contents = np.empty((m, n), np.int64) if wide else float_buffer("c", (m, n)).view(np.int64)
+    cf = contents.view(np.float64)
+    np.matmul(af, bf, out=cf)
+    if p["no_overflow"]:  # the bound keeps every sum in the register: convert, count nothing
+        rule = F.RULE_NONE
+    else:
+        rule = F.RULE_SATURATE if acc.overflow == "saturate" else F.RULE_WRAP
+    bias = pre if pre.size else np.zeros(n, np.int64)
+    F.finish_float_exact(cf, bias, acc.min_value, acc.max_value, acc.width, rule, counts)
+    out = contents if wide else contents.astype(out_dtype)
+    return out, int(counts.sum()), "float"
 
 
 def _wide_events(a, b, pre, acc) -> int:

@@ -10,7 +10,9 @@ from numpy.testing import assert_array_equal
 
 from precision import FixedPoint, QArray
 from simulator import Accumulator, ops
-from tests.naive_ops import matmul_ref, out_overflow_ref
+from simulator import _float_gemm_kernels as F
+from simulator._dot import plan
+from tests.naive_ops import acc_write_ref, matmul_ref, out_overflow_ref
 
 
 def fixed(codes, il, fl, signed=True):
@@ -267,3 +269,241 @@ def test_stochastic_out_overflow_count_for_any_seed(rng, seed):
     exact = ops.matmul(a, b)
     assert_array_equal(res.codes, fmt.requantize(exact.codes.astype(np.int64), 4, seed=seed).codes)
     assert stats["out_overflow"] == out_overflow_ref(exact.codes, 4, fmt, key=seed)
+
+
+# --------------------------------------------------------------------------- the float path's
+# closing pass: the magic-number conversion (|sums| <= 2**51), the scalar one (< 2**53), and
+# the bound that skips the register rule.
+RULE_OF = {"saturate": F.RULE_SATURATE, "wrap": F.RULE_WRAP}
+
+
+def _finish_ref(values, bias, width, overflow):
+    """Register contents and overflow events of ``values[i, j] + bias[j]`` (Python ints)."""
+    out = np.zeros(values.shape, dtype=np.int64)
+    events = 0
+    for (i, j), v in np.ndenumerate(values):
+        out[i, j], over = acc_write_ref(int(v) + int(bias[j]), width, overflow)
+        events += over
+    return out, events
+
+
+def _magic_grid():
+    """Integers the magic-number conversion must return exactly: its limits +-2**51, one
+    inside them, powers of two, odd values (the lowest mantissa bit), small values and zero."""
+    lim = F.MAGIC_LIMIT
+    vals = [0, 1, -1, 2, -2, 3, lim, -lim, lim - 1, -(lim - 1), lim // 2 + 1, -(lim // 2) - 1,
+            (1 << 32) + 1, -(1 << 32) - 1, 12345678901, -98765432109, (1 << 47) - 1, -(1 << 47)]
+    return np.array(vals + [0] * (-len(vals) % 6), dtype=np.int64).reshape(-1, 6)
+
+
+@pytest.mark.parametrize("kernel", ["jit", "python"])
+@pytest.mark.parametrize("width,overflow", [(w, o) for w in (1, 2, 8, 31, 48, 51, 52, 53, 62,
+                                                            63, 64)
+                                            for o in ("saturate", "wrap")])
+def test_magic_finish_edge_grid(width, overflow, kernel):
+    """The in-place pass equals the Python-int register write on a hand-built grid (+-2**51,
+    -0.0, odd values, biases near 2**62), for every rule; the Python form (the kernel with
+    NUMBA_DISABLE_JIT) agrees bit for bit with the compiled one."""
+    fn = F.finish_float_exact if kernel == "jit" else F.finish_float_exact.py_func
+    values = _magic_grid()
+    rows, n = values.shape
+    bias = np.array([0, 5, -7, (1 << 62) - 1 - F.MAGIC_LIMIT, -(1 << 62) + 1 + F.MAGIC_LIMIT,
+                     -(1 << 40)], dtype=np.int64)[:n]
+    for b in (np.zeros(n, np.int64), bias):
+        c = values.astype(np.float64)
+        c[values == 0] = -0.0  # BLAS returns -0.0 for sums of -0.0 products
+        counts = np.zeros(rows, dtype=np.int64)
+        lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+        with np.errstate(over="ignore"):  # the Python form's wrap is modular uint64 on purpose
+            fn(c, b, lo, hi, width, RULE_OF[overflow], counts)
+        ref, events = _finish_ref(values, b, width, overflow)
+        assert_array_equal(c.view(np.int64), ref)
+        assert counts.sum() == events
+    c = values.astype(np.float64)  # the proven-in-range rule only converts and adds the bias
+    counts = np.full(rows, 7, dtype=np.int64)
+    fn(c, bias, -(1 << 63), (1 << 63) - 1, 64, F.RULE_NONE, counts)
+    assert_array_equal(c.view(np.int64), values + bias)
+    assert_array_equal(counts, 7)
+
+
+def test_plan_picks_the_magic_conversion_up_to_2_51():
+    """K * max|a*b| <= 2**51 takes the vectorized conversion; one more is the scalar one."""
+    acc = Accumulator(64, "saturate")
+    assert plan(2, 1 << 50, 0, acc)["float_magic"]
+    assert not plan(2, (1 << 50) + 1, 0, acc)["float_magic"]
+    assert plan(1, (1 << 53) - 1, 0, acc)["float_ok"]
+    assert not plan(1, 1 << 53, 0, acc)["float_ok"]
+    assert plan(3, 100, 1 << 40, Accumulator(42))["no_overflow"]
+    assert not plan(3, 100, 1 << 41, Accumulator(42))["no_overflow"]
+
+
+def _all_methods(qa, qb, acc, qbias=None):
+    """(method, codes, stats) for every method that applies (``float`` only where exact)."""
+    maxprod = max(abs(x * y) for x in (_lo(qa), _hi(qa)) for y in (_lo(qb), _hi(qb)))
+    float_ok = qa.shape[1] * maxprod < (1 << 53) and not acc.saturate_each_step
+    results = []
+    for method in ("int", "auto") + (("float",) if float_ok else ()):
+        stats = {}
+        if qbias is None:
+            res = ops.matmul(qa, qb, acc=acc, method=method, stats=stats)
+        else:
+            qw = fixed(qb.codes.T, qb.format.il, qb.format.fl, qb.format.signed)
+            res = ops.dense(qa, qw, qbias, acc=acc, method=method, stats=stats)
+        results.append((method, res.codes.astype(np.int64), stats))
+    return results
+
+
+def _lo(q):
+    return -(1 << (q.format.wl - 1)) if q.format.signed else 0
+
+
+def _hi(q):
+    return int(q.format.max_code)
+
+
+def test_float_path_at_the_magic_limit():
+    """Sums of exactly 2**51 (26-bit codes, K = 2) and the most negative reachable one: exact
+    into registers just wide enough (no overflow: convert only) and one bit too narrow."""
+    lo = -(1 << 25)
+    a = fixed(np.array([[lo, lo], [lo, lo], [0, 1]]), 26, 0)
+    b = fixed(np.array([[lo, -lo - 1, 1], [lo, -lo - 1, -1]]), 26, 0)
+    exact = a.codes.astype(object) @ b.codes.astype(object)
+    assert exact[0, 0] == 1 << 51 and exact[0, 1] == -(1 << 51) + (1 << 26)
+    for width, overflow in [(53, "saturate"), (53, "wrap"), (52, "saturate"), (52, "wrap")]:
+        acc = Accumulator(width, overflow)
+        ref, events = matmul_ref(a.codes, b.codes, width, overflow)
+        assert events == (2 if width == 52 else 0)
+        for method, codes, stats in _all_methods(a, b, acc):
+            assert_array_equal(codes, ref, err_msg=f"{method} {width} {overflow}")
+            assert stats["acc_overflow"] == events
+            assert stats["path"] == ("int" if method == "int" else "float")
+
+
+def test_float_path_just_below_2_53():
+    """27-bit signed times 27-bit unsigned codes, K = 1: sums within 2**26 of +-2**53, odd
+    ones included, take the scalar conversion and stay exact (with a bias added in int64)."""
+    lo_a, hi_a, hi_b = -(1 << 26), (1 << 26) - 1, (1 << 27) - 1
+    a = fixed(np.array([[lo_a], [hi_a], [lo_a + 1], [1]]), 27, 0)
+    b = fixed(np.array([[hi_b, hi_b - 1, 1, 0]]), 27, 0, signed=False)
+    exact = a.codes.astype(object) @ b.codes.astype(object)
+    assert exact[0, 0] == -(1 << 53) + (1 << 26) and exact[1, 0] % 2 == 1
+    assert not plan(1, -lo_a * hi_b, 0, Accumulator(64))["float_magic"]
+    bias = fixed(np.array([-3, 1 << 40, 0, (1 << 52) - 1]), 60, 0)
+    for width, overflow in [(64, "saturate"), (64, "wrap"), (55, "wrap"), (55, "saturate"),
+                            (54, "wrap"), (54, "saturate")]:
+        acc = Accumulator(width, overflow)
+        for qbias, pre in ((None, None), (bias, bias.codes.astype(object))):
+            ref, events = matmul_ref(a.codes, b.codes, width, overflow, preload=pre)
+            for method, codes, stats in _all_methods(a, b, acc, qbias):
+                assert_array_equal(codes, ref, err_msg=f"{method} {width} {overflow}")
+                assert stats["acc_overflow"] == events
+                assert stats["path"] == ("int" if method == "int" else "float")
+
+
+def _operands_for_width(width, k, rng):
+    """Signed a (wa bits) and unsigned b (wb bits) whose products fit a ``width``-bit register
+    (wa + wb = width; wa = wb = 1 for width 1, whose products are {-1, 0}), with the extreme
+    codes placed so that sums overflow when K > 1."""
+    wa = max(1, width // 2)
+    wb = max(1, width - wa)
+    lo_a, hi_a = code_range(wa, True)
+    hi_b = (1 << wb) - 1
+    a = rng.integers(lo_a, hi_a, (3, k), endpoint=True, dtype=np.int64)
+    b = rng.integers(0, hi_b, (k, 4), endpoint=True, dtype=np.uint64).astype(np.int64)
+    a[0, :], b[:, 0] = lo_a, hi_b  # the most negative sum
+    a[1, :], b[:, 1] = hi_a, hi_b  # the most positive one
+    return fixed(a, wa, 0), fixed(b, wb, 0, signed=False)
+
+
+@pytest.mark.parametrize("width", range(1, 65))
+def test_every_accumulator_width(rng, width):
+    """Widths 1..64, wrap / saturate at the end / saturate each step, with and without a bias,
+    K = 1 and K = 5: every applicable method equals the reference, events included."""
+    for k in (1, 5):
+        qa, qb = _operands_for_width(width, k, rng)
+        bw = min(width, 62)
+        bias_codes = np.array([-(1 << (bw - 1)), (1 << (bw - 1)) - 1, 0, 1])
+        qbias = fixed(bias_codes, bw, 0)
+        for overflow, step in (("wrap", False), ("saturate", False), ("saturate", True)):
+            acc = Accumulator(width, overflow, saturate_each_step=step)
+            for qb_, pre in ((None, None), (qbias, bias_codes.astype(object))):
+                ref, events = matmul_ref(qa.codes, qb.codes, width, overflow, step, preload=pre)
+                for method, codes, stats in _all_methods(qa, qb, acc, qb_):
+                    assert_array_equal(codes, ref, err_msg=f"{method} {overflow} {step}")
+                    assert stats["acc_overflow"] == events
+
+
+@st.composite
+def wide_matmul_case(draw):
+    """Codes of 18..32 bits: bounds on both sides of 2**51 and 2**53."""
+    wa, wb = draw(st.integers(18, 32)), draw(st.integers(18, 32))
+    sa, sb = draw(st.booleans()), draw(st.booleans())
+    m, k, n = draw(st.integers(0, 4)), draw(st.integers(0, 6)), draw(st.integers(0, 4))
+    overflow, step = draw(ACCS)
+    width = min(64, product_bits(wa, sa, wb, sb) + draw(st.integers(0, 14)))
+    data = draw(st.data())
+    a = draw_codes(data, (m, k), wa, sa)
+    b = draw_codes(data, (k, n), wb, sb)
+    acc = Accumulator(width, overflow, saturate_each_step=step and overflow == "saturate")
+    return fixed(a, wa, 0, sa), fixed(b, wb, 0, sb), acc
+
+
+def _check_wide(case):
+    qa, qb, acc = case
+    ref, events = matmul_ref(qa.codes, qb.codes, acc.width, acc.overflow, acc.saturate_each_step)
+    for method, codes, stats in _all_methods(qa, qb, acc):
+        assert_array_equal(codes, ref, err_msg=method)
+        assert stats["acc_overflow"] == events
+
+
+@settings(max_examples=60)
+@given(wide_matmul_case())
+def test_wide_codes_equal_reference_on_every_path(case):
+    """18..32-bit codes (sums up to 2**64): float where exact, int always, same contents."""
+    _check_wide(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=2000)
+@given(wide_matmul_case())
+def test_wide_codes_long_run(case):
+    """The same property, many more cases (slow tier)."""
+    _check_wide(case)
+
+
+@pytest.mark.parametrize("width,overflow,expect_dtype", [(32, "wrap", np.int32),
+                                                         (16, "saturate", np.int16),
+                                                         (48, "saturate", np.int64)])
+def test_float_path_result_dtypes_and_no_overflow_bound(rng, width, overflow, expect_dtype):
+    """Narrow registers return narrow codes (converted in a scratch buffer, then cast); the
+    int64 result is written by BLAS and converted in place.  A bias within the proven bound
+    (no event possible) and one beyond it (events counted) both match the reference."""
+    a = fixed(rng.integers(-8, 8, (30, 70)), 4, 2)
+    w = fixed(rng.integers(-8, 8, (20, 70)), 4, 3)
+    big = (1 << (width - 1)) - 1 - 70 * 2**6  # keeps K * max|a*b| + |bias| in the register
+    for bias_codes in (rng.integers(-big, big, 20, endpoint=True),
+                       np.full(20, (1 << (width - 1)) - 2)):
+        qb = fixed(bias_codes, width, 5)
+        ref, events = matmul_ref(a.codes, w.codes.T, width, overflow,
+                                 preload=bias_codes.astype(object))
+        for method in ("float", "int", "auto"):
+            stats = {}
+            res = ops.dense(a, w, qb, acc=Accumulator(width, overflow), method=method,
+                            stats=stats)
+            assert res.codes.dtype == expect_dtype
+            assert_array_equal(res.codes, ref)
+            assert stats["acc_overflow"] == events
+
+
+def test_large_dense_paths_agree(rng):
+    """dense's transposed weights at a realistic size (the F-ordered buffer): float equals int
+    and the exact object-dtype product with the bias, bit for bit."""
+    x = fixed(rng.integers(-2**15, 2**15, (37, 300)), 4, 12)
+    w = fixed(rng.integers(-2**15, 2**15, (45, 300)), 4, 12)
+    b = fixed(rng.integers(-2**30, 2**30, 45), 8, 24)
+    acc = Accumulator(40, "wrap")
+    fast = ops.dense(x, w, b, acc=acc, method="float")
+    slow = ops.dense(x, w, b, acc=acc, method="int")
+    assert_array_equal(fast.codes, slow.codes)
+    exact = x.codes.astype(object) @ w.codes.T.astype(object) + b.codes.astype(object)
+    assert_array_equal(fast.codes, ((exact + 2**39) % 2**40 - 2**39).astype(np.int64))

@@ -1,0 +1,154 @@
+"""Where the time of the exact float64 BLAS matmul path goes, pass by pass (issue #3).
+
+Run: ``flock /tmp/lowbit-bench.lock python benchmarks/bench_float_path.py [rounds]``.
+
+The 512x512x512 product of 16-bit codes into a 48-bit saturating accumulator (the case of
+``bench_matmul.py fixed16``) is timed three ways, in alternating blocks (a pause, one untimed
+call, then timed calls; see ``bench_matmul.py`` on OpenBLAS's spinning threads):
+
+* ``reference``: ``np.matmul`` of the float64 codes into a fresh array (the 0.8x goal's base);
+* ``before`` / ``after``: the float path's passes as the previous session ran them (two
+  ``np.copyto`` into C-ordered buffers, dgemm into a scratch buffer, the scalar
+  ``finish_float_serial`` into a fresh int64 array) and as ``simulator._dot`` runs them now
+  (the same copies into buffers in the operand's order, dgemm into the returned array, the
+  in-place magic-number pass), each pass timed inside the call;
+* ``ops.matmul`` and ``ops.dense`` (whose weights reach the GEMM transposed) end to end.
+
+Reported: per-pass medians, and each end-to-end median as a ratio ``reference / ours``
+(higher is better), with the spread over all timed calls.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+N = 512
+PAUSE_S = 0.4  # longer than OpenBLAS's spin-wait after a call (about 0.1 s, measured)
+PASSES = ("alloc", "copy a", "copy b", "dgemm", "finish")
+
+
+def _before(a, b, acc, clock):
+    """The previous session's float path, with a timestamp after every pass."""
+    from simulator import _matmul_kernels as K
+    from simulator._dot import float_buffer
+
+    m, n = a.shape[0], b.shape[1]
+    t = [clock()]
+    out = np.empty((m, n), dtype=np.int64)
+    counts = np.zeros(m, dtype=np.int64)
+    af, bf, cf = float_buffer("a", a.shape), float_buffer("b", b.shape), float_buffer("c", (m, n))
+    t.append(clock())
+    np.copyto(af, a, casting="unsafe")
+    t.append(clock())
+    np.copyto(bf, b, casting="unsafe")
+    t.append(clock())
+    np.matmul(af, bf, out=cf)
+    t.append(clock())
+    K.finish_float_serial(cf, np.zeros(0, np.int64), acc.min_value, acc.max_value, acc.width,
+                          acc.overflow == "saturate", out, counts)
+    t.append(clock())
+    return out, np.diff(t)
+
+
+def _after(a, b, acc, clock):
+    """``simulator._dot``'s float path for this case (int64 result, |sums| <= 2**51, no
+    overflow possible), with a timestamp after every pass."""
+    from simulator import _float_gemm_kernels as F
+    from simulator._dot import float_codes
+
+    m, n = a.shape[0], b.shape[1]
+    t = [clock()]
+    out = np.empty((m, n), dtype=np.int64)
+    counts = np.zeros(m, dtype=np.int64)
+    bias = np.zeros(n, np.int64)
+    t.append(clock())
+    af = float_codes(a, "a")
+    t.append(clock())
+    bf = float_codes(b, "b")
+    t.append(clock())
+    cf = out.view(np.float64)
+    np.matmul(af, bf, out=cf)
+    t.append(clock())
+    F.finish_float_exact(cf, bias, acc.min_value, acc.max_value, acc.width, F.RULE_NONE, counts)
+    t.append(clock())
+    return out, np.diff(t)
+
+
+def _blocks(fns: dict, rounds: int, per_block: int) -> dict:
+    """Wall-clock seconds per call of each ``fns[name]()`` (a ``(result, passes)`` pair or any
+    value), in blocks whose order alternates between rounds."""
+    names = list(fns)
+    totals = {k: [] for k in names}
+    passes = {k: [] for k in names}
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            fn = fns[name]
+            time.sleep(PAUSE_S)
+            fn()
+            for _ in range(per_block):
+                t0 = time.perf_counter()
+                res = fn()
+                totals[name].append(time.perf_counter() - t0)
+                if isinstance(res, tuple):
+                    passes[name].append(res[1])
+    return {k: (np.array(totals[k]), np.array(passes[k])) for k in names}
+
+
+def _fmt(ts: np.ndarray) -> str:
+    ms = ts * 1e3
+    return f"median {np.median(ms):6.3f} ms [{ms.min():6.3f} .. {ms.max():6.3f}] (n={ms.size})"
+
+
+def main(rounds: int = 4, per_block: int = 5) -> dict:
+    from precision import FixedPoint, QArray
+    from simulator import Accumulator, ops
+
+    ops.warmup()
+    rng = np.random.default_rng(0)
+    f16 = FixedPoint(4, 12)
+    a = rng.integers(-2**15, 2**15, (N, N)).astype(np.int16)
+    b = rng.integers(-2**15, 2**15, (N, N)).astype(np.int16)
+    qa, qb, qw = QArray(a, f16, f16.step), QArray(b, f16, f16.step), QArray(b.T.copy(), f16,
+                                                                             f16.step)
+    acc = Accumulator(48, "saturate")
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    clock = time.perf_counter
+    expect = a.astype(np.int64) @ b.astype(np.int64)
+    for fn in (_before, _after):
+        np.testing.assert_array_equal(fn(a, b, acc, clock)[0], expect)
+    np.testing.assert_array_equal(ops.dense(qa, qw, acc=acc).codes, expect)
+    fns = {
+        "reference": lambda: np.matmul(a64, b64),
+        "before": lambda: _before(a, b, acc, clock),
+        "after": lambda: _after(a, b, acc, clock),
+        "ops.matmul": lambda: ops.matmul(qa, qb, acc=acc),
+        "ops.dense": lambda: ops.dense(qa, qw, acc=acc),
+    }
+    load0 = os.getloadavg()[0]
+    res = _blocks(fns, rounds, per_block)
+    ref = np.median(res["reference"][0])
+    print(f"512^3, 16-bit codes, Accumulator(48, 'saturate'); {rounds} rounds x {per_block} "
+          f"timed calls per block, {PAUSE_S} s pause + 1 untimed call before each block")
+    print(f"    reference np.matmul float64   {_fmt(res['reference'][0])}")
+    ratios = {}
+    for name in ("before", "after", "ops.matmul", "ops.dense"):
+        total, passes = res[name]
+        ratios[name] = float(ref / np.median(total))
+        print(f"    {name:12s} {_fmt(total)}   ratio {ratios[name]:.3f}x")
+        if passes.size:
+            med = np.median(passes, axis=0) * 1e3
+            print("        passes (median ms): " + ", ".join(
+                f"{p} {v:.3f}" for p, v in zip(PASSES, med)))
+    print(f"load average (1 min) {load0:.2f} at start, {os.getloadavg()[0]:.2f} at end")
+    return ratios
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 4)
