@@ -128,10 +128,10 @@ def case_popcount(rng, rounds, per_block, name):
 
     from precision import Binary, Ternary
     from simulator import Accumulator, ops
-    from simulator import _nibble_kernels as NK
     from simulator import _xnor_kernels as X
-    from simulator._avx2_nibble import AVAILABLE as NIBBLE_KERNELS
+    from simulator._avx2_table import AVAILABLE as TABLE_KERNELS
     from simulator._packed import row_planes
+    from simulator._table_kernels import table_gemm
 
     m, k = 512, 4096
     fmt, target = (Binary(), 6) if name == "xnor" else (Ternary(), 3)
@@ -147,15 +147,15 @@ def case_popcount(rng, rounds, per_block, name):
     print(f"    first ops.matmul (packs qb along K, once): {first * 1e3:.1f} ms")
     xp, wp = row_planes(qa, 1), row_planes(qb, 0)
     c = np.empty((m, m), np.int32)
-    if NIBBLE_KERNELS:  # the kernel ops.matmul dispatches to (nibble rows cached in the planes)
-        gemm = NK.xnor_gemm_nibbles if name == "xnor" else NK.ternary_gemm_nibbles
-        an, bn = xp.nibbles(name == "ternary"), wp.nibbles(name == "ternary")
-        kernel = lambda: gemm(an, bn, k, c)  # noqa: E731
+    ternary = name == "ternary"
+    if TABLE_KERNELS:  # the kernel ops.matmul dispatches to (positions cached in the planes)
+        a_idx, b_tr = xp.positions("left", ternary), wp.positions("right", ternary)
+        kernel = lambda: table_gemm(a_idx, b_tr, k, ternary, c)  # noqa: E731
     elif name == "xnor":
         kernel = lambda: X.xnor_gemm(xp.neg, wp.neg, k, c)  # noqa: E731
     else:
         kernel = lambda: X.ternary_gemm(xp.neg, xp.nz, wp.neg, wp.nz, c)  # noqa: E731
-    print(f"    kernel: {'AVX2 nibble rows' if NIBBLE_KERNELS else 'portable popcount'}")
+    print(f"    kernel: {'AVX2 table lookups' if TABLE_KERNELS else 'portable popcount'}")
     numba.set_num_threads(1)
     with threadpool_limits(1):
         cpu_ref, cpu_kernel = paired_thread_cpu(lambda: np.matmul(fa, fb), kernel)

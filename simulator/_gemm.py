@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator import _nibble_kernels as NK
 from simulator import _xnor_kernels as X
-from simulator._avx2_nibble import AVAILABLE as NIBBLE_KERNELS
+from simulator._avx2_table import AVAILABLE as TABLE_KERNELS
 from simulator._dot import check_method, integer_matmul, kernel_codes, plan
 from simulator._matmul_kernels import finish_int
 from simulator._operands import check_product_fits
 from simulator._packed import pack_planes
+from simulator._table_kernels import table_gemm
 
 _BINARY_KINDS = ("binary", "ternary")
 
@@ -108,10 +108,9 @@ def _popcount(x_op, x2d, w_op, w2d, acc, pre, fl, x_planes, w_planes, out_dtype)
     # parallel, so compiled in every process).
     c = np.empty((m, n), dtype=np.int32 if kk < 2**31 else np.int64)
     binary = x_op.kind == "binary" and w_op.kind == "binary"
-    if NIBBLE_KERNELS and binary:
-        NK.xnor_gemm_nibbles(xp.nibbles(False), wp.nibbles(False), kk, c)
-    elif NIBBLE_KERNELS:
-        NK.ternary_gemm_nibbles(xp.nibbles(True), wp.nibbles(True), kk, c)
+    if TABLE_KERNELS:
+        table_gemm(xp.positions("left", not binary), wp.positions("right", not binary), kk,
+                   not binary, c)
     elif binary:
         X.xnor_gemm(xp.neg, wp.neg, kk, c)
     else:

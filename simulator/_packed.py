@@ -7,29 +7,29 @@ cached in the QArray; the last axis is packed at quantization time), so a weight
 once, never inside every product.  A binary array has no "nonzero" plane; its all-ones plane
 (padding bits 0) is built once per length and cached too.
 
-The planes come wrapped in a :class:`RowPlanes`, which also keeps the nibble rows the AVX2
-kernels read (:mod:`simulator._nibble_kernels`), built on first use, so that a cached weight is
-spread into nibbles once as well.
+The planes come wrapped in a :class:`RowPlanes`, which also keeps the 4-bit positions the AVX2
+kernels read (:mod:`simulator._table_kernels`), built on first use, so that a cached weight is
+rearranged once as well.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from simulator._nibble_kernels import binary_nibbles, ternary_nibbles
+from simulator._table_kernels import left_positions, right_positions
 from simulator._xnor_kernels import pack_rows
 
 _KEY = "simulator.row_planes"
 
 
 class RowPlanes:
-    """The packed ``(neg, nz)`` planes of an operand (unpack as a pair) and its nibble rows."""
+    """The packed ``(neg, nz)`` planes of an operand (unpack as a pair) and its positions."""
 
-    __slots__ = ("neg", "nz", "_nibbles")
+    __slots__ = ("neg", "nz", "_positions")
 
     def __init__(self, neg: np.ndarray, nz: np.ndarray):
         self.neg, self.nz = neg, nz
-        self._nibbles = {}
+        self._positions = {}
 
     def __iter__(self):
         return iter((self.neg, self.nz))
@@ -37,12 +37,14 @@ class RowPlanes:
     def __getitem__(self, index):
         return (self.neg, self.nz)[index]
 
-    def nibbles(self, ternary: bool) -> np.ndarray:
-        """Nibble rows for the binary kernel (the ``neg`` plane) or the ternary one (both)."""
-        if ternary not in self._nibbles:
-            self._nibbles[ternary] = (ternary_nibbles(self.neg, self.nz) if ternary
-                                      else binary_nibbles(self.neg))
-        return self._nibbles[ternary]
+    def positions(self, side: str, ternary: bool) -> np.ndarray:
+        """The table kernels' layout of this operand as the ``"left"`` (index bytes per row) or
+        ``"right"`` (rows transposed in chunks of 32) operand, binary or ternary positions."""
+        key = (side, ternary)
+        if key not in self._positions:
+            build = left_positions if side == "left" else right_positions
+            self._positions[key] = build(self.neg, self.nz, ternary)
+        return self._positions[key]
 
 
 def pack_planes(codes2d: np.ndarray) -> RowPlanes:

@@ -9,9 +9,8 @@ from precision.fixed import FixedPoint
 
 def run() -> None:
     from simulator import ops
-    from simulator._avx2_nibble import AVAILABLE as NIBBLE_KERNELS
-    from simulator._nibble_kernels import (binary_nibbles, ternary_gemm_nibbles,
-                                           ternary_nibbles, xnor_gemm_nibbles)
+    from simulator._avx2_table import AVAILABLE as TABLE_KERNELS
+    from simulator._table_kernels import left_positions, right_positions, table_gemm
     from simulator._xnor_kernels import pack_rows, sign_select_matmul, ternary_gemm, xnor_gemm
     from simulator.accumulator import Accumulator
 
@@ -30,10 +29,10 @@ def run() -> None:
     pack_rows(codes, neg, neg.copy())
     out = np.empty((1, 1), np.int64)
     popcount_out = np.empty((1, 1), np.int32)  # the popcount GEMMs write int32 (simulator._gemm)
-    if NIBBLE_KERNELS:
-        xnor_gemm_nibbles(binary_nibbles(neg), binary_nibbles(neg), 1, popcount_out)
-        ternary_gemm_nibbles(ternary_nibbles(neg, neg), ternary_nibbles(neg, neg), 1,
-                             popcount_out)
+    if TABLE_KERNELS:
+        for ternary in (False, True):
+            table_gemm(left_positions(neg, neg, ternary), right_positions(neg, neg, ternary), 1,
+                       ternary, popcount_out)
     else:
         xnor_gemm(neg, neg, 1, popcount_out)
         ternary_gemm(neg, neg, neg, neg, popcount_out)
