@@ -507,3 +507,23 @@ def test_large_dense_paths_agree(rng):
     assert_array_equal(fast.codes, slow.codes)
     exact = x.codes.astype(object) @ w.codes.T.astype(object) + b.codes.astype(object)
     assert_array_equal(fast.codes, ((exact + 2**39) % 2**40 - 2**39).astype(np.int64))
+
+
+@pytest.mark.parametrize("m,k,n", [(0, 3, 2), (2, 0, 3), (2, 3, 0), (0, 0, 0), (1, 1, 1)])
+@pytest.mark.parametrize("method", ["float", "int", "auto"])
+def test_empty_and_single_element_shapes(m, k, n, method):
+    """Empty operands on every path: the bias alone for K = 0, empty results keep their shape
+    and the register's dtype; K = 1 with the extreme codes gives (-128)**2 plus the bias."""
+    x = fixed(np.full((m, k), -128), 8, 0)
+    w = fixed(np.full((n, k), -128), 8, 0)
+    bias = fixed(np.arange(n) - 1, 8, 0)
+    acc = Accumulator(16, "saturate")
+    stats = {}
+    res = ops.dense(x, w, bias, acc=acc, method=method, stats=stats)
+    ref, events = matmul_ref(x.codes, w.codes.T, 16, "saturate",
+                             preload=bias.codes.astype(object))
+    assert res.codes.shape == (m, n) and res.codes.dtype == np.int16
+    assert_array_equal(res.codes, ref)
+    assert stats["acc_overflow"] == events
+    if (m, k, n) == (1, 1, 1):
+        assert res.codes[0, 0] == 16384 - 1 and events == 0
