@@ -10,6 +10,10 @@ code is nonzero; padding bits are 0 in both planes.
   the neg bits differ: ``dot = popcount(nz) - 2 * popcount(nz AND (neg_a XOR neg_b))``.
 * Fixed-point x binary/ternary ("sign select"): ``acc += a`` or ``acc -= a`` (or nothing for a
   ternary 0) in ascending ``k``: no multiplier, as in BinaryConnect hardware.
+
+``xnor_gemm`` and ``ternary_gemm`` are the portable popcount GEMMs: on machines with AVX2 the
+table-lookup kernels of :mod:`simulator._table_kernels` run instead (1-thread CPU time at
+512x4096x512: 1.4x less binary, 1.6x less ternary), and these remain the fallback and the tests' second implementation.
 """
 
 from __future__ import annotations
