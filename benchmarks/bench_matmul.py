@@ -150,11 +150,11 @@ def case_popcount(rng, rounds, per_block, name):
     ternary = name == "ternary"
     if TABLE_KERNELS:  # the kernel ops.matmul dispatches to (positions cached in the planes)
         a_idx, b_tr = xp.positions("left", ternary), wp.positions("right", ternary)
-        kernel = lambda: table_gemm(a_idx, b_tr, k, ternary, c)  # noqa: E731
+        kernel = lambda: table_gemm(a_idx, b_tr, k, ternary, c)
     elif name == "xnor":
-        kernel = lambda: X.xnor_gemm(xp.neg, wp.neg, k, c)  # noqa: E731
+        kernel = lambda: X.xnor_gemm(xp.neg, wp.neg, k, c)
     else:
-        kernel = lambda: X.ternary_gemm(xp.neg, xp.nz, wp.neg, wp.nz, c)  # noqa: E731
+        kernel = lambda: X.ternary_gemm(xp.neg, xp.nz, wp.neg, wp.nz, c)
     print(f"    kernel: {'AVX2 table lookups' if TABLE_KERNELS else 'portable popcount'}")
     numba.set_num_threads(1)
     with threadpool_limits(1):

@@ -25,7 +25,7 @@ _KEY = "simulator.row_planes"
 class RowPlanes:
     """The packed ``(neg, nz)`` planes of an operand (unpack as a pair) and its positions."""
 
-    __slots__ = ("neg", "nz", "_positions")
+    __slots__ = ("_positions", "neg", "nz")
 
     def __init__(self, neg: np.ndarray, nz: np.ndarray):
         self.neg, self.nz = neg, nz

@@ -11,7 +11,12 @@ def run() -> None:
     from simulator import ops
     from simulator._avx2_table import AVAILABLE as TABLE_KERNELS
     from simulator._table_kernels import left_positions, right_positions, table_gemm
-    from simulator._xnor_kernels import pack_rows, sign_select_matmul, ternary_gemm, xnor_gemm
+    from simulator._xnor_kernels import (
+        pack_rows,
+        sign_select_matmul,
+        ternary_gemm,
+        xnor_gemm,
+    )
     from simulator.accumulator import Accumulator
 
     f8, f16 = FixedPoint(4, 4), FixedPoint(4, 12)

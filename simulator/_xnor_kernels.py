@@ -13,7 +13,8 @@ code is nonzero; padding bits are 0 in both planes.
 
 ``xnor_gemm`` and ``ternary_gemm`` are the portable popcount GEMMs: on machines with AVX2 the
 table-lookup kernels of :mod:`simulator._table_kernels` run instead (1-thread CPU time at
-512x4096x512: 1.4x less binary, 1.6x less ternary), and these remain the fallback and the tests' second implementation.
+512x4096x512: 1.4x less binary, 1.6x less ternary), and these remain the fallback and the
+tests' second implementation.
 """
 
 from __future__ import annotations

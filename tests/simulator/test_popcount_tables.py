@@ -9,11 +9,18 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 from precision import Binary, Ternary
-from simulator import Accumulator, ops
-from simulator import _gemm
+from simulator import Accumulator, _gemm, ops
 from simulator import _table_kernels as TK
-from simulator._avx2_table import (AVAILABLE, BLOCK_CHUNKS, BLOCK_ROWS, FLUSH, LANES, TABLES,
-                                   _block_python, table_block)
+from simulator._avx2_table import (
+    AVAILABLE,
+    BLOCK_CHUNKS,
+    BLOCK_ROWS,
+    FLUSH,
+    LANES,
+    TABLES,
+    _block_python,
+    table_block,
+)
 from simulator._packed import pack_planes
 from tests.naive_ops import binary_dot_ref
 
