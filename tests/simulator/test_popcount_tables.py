@@ -49,6 +49,17 @@ def _gemm_both_dtypes(a, b, ternary):
     return results
 
 
+def _check_random_products(rng, m, k, n):
+    """±1 and {-1, 0, 1} codes of shapes (m, k) and (n, k): both kernels equal the products."""
+    a, b = rng.choice([-1, 1], (m, k)), rng.choice([-1, 1], (n, k))
+    for out in _gemm_both_dtypes(a, b, ternary=False):
+        assert_array_equal(out, _dot(a, b))
+    ta, tb = rng.integers(-1, 2, (m, k)), rng.integers(-1, 2, (n, k))
+    for out in _gemm_both_dtypes(ta, tb, ternary=True):
+        assert_array_equal(out, _dot(ta, tb))
+    return ta, tb
+
+
 def test_tables_are_the_products_of_the_positions():
     """Binary: popcount(x ^ y) of 4 elements; ternary: 2 + the sum of two {-1, 0, 1} products
     with index bits (nz_0, neg_0, nz_1, neg_1) — codes 00 = 0, 01 = +1, 11 = -1."""
@@ -89,13 +100,8 @@ def test_positions_hold_the_elements_in_order(rng):
 @given(st.integers(1, 7), st.sampled_from(_K_EDGES) | st.integers(1, 3000), st.integers(1, 140),
        st.integers(0, 2**32 - 1))
 def test_table_gemms_equal_integer_products(m, k, n, seed):
-    rng = np.random.default_rng(seed)
-    a, b = rng.choice([-1, 1], (m, k)), rng.choice([-1, 1], (n, k))
-    for out in _gemm_both_dtypes(a, b, ternary=False):
-        assert_array_equal(out, _dot(a, b))
-    ta, tb = rng.integers(-1, 2, (m, k)), rng.integers(-1, 2, (n, k))
-    for out in _gemm_both_dtypes(ta, tb, ternary=True):
-        assert_array_equal(out, _dot(ta, tb))
+    ta, tb = _check_random_products(np.random.default_rng(seed), m, k, n)
+    out = _gemm_both_dtypes(ta, tb, ternary=True)[0]
     assert out[0, 0] == binary_dot_ref(ta[0], tb[0])
 
 
@@ -122,13 +128,7 @@ def test_lanes_do_not_overflow_at_the_largest_counts(k):
 def test_blocks_and_tasks_cover_every_output_once(rng, m, n):
     """Partial register blocks (padded rows and chunks) and partial tasks: every output written
     with its own value."""
-    k = 300
-    a, b = rng.choice([-1, 1], (m, k)), rng.choice([-1, 1], (n, k))
-    for out in _gemm_both_dtypes(a, b, ternary=False):
-        assert_array_equal(out, _dot(a, b))
-    ta, tb = rng.integers(-1, 2, (m, k)), rng.integers(-1, 2, (n, k))
-    for out in _gemm_both_dtypes(ta, tb, ternary=True):
-        assert_array_equal(out, _dot(ta, tb))
+    _check_random_products(rng, m, 300, n)
 
 
 @needs_avx2
