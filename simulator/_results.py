@@ -65,13 +65,29 @@ def count_float_overflow(real, fmt) -> int:
         return int(np.count_nonzero(np.abs(real) > fmt.max))
 
 
+def scale_by_power_of_two(alpha, fl: int):
+    """``alpha * 2**-fl`` exactly, as ``np.ldexp(alpha, -fl)`` gives it.
+
+    Two shortcuts, same values: while ``2**-fl`` is a normal double the product is one IEEE
+    multiplication (exact, or rounded once like ``ldexp`` if the result is subnormal; ``ldexp``
+    is a library call of ~10 ns per element: 2.9 ms at 512 x 512); and a broadcast ``alpha``
+    (XNOR-Net scales arrive as an (M, N) view of an outer product whose rows or columns repeat)
+    is scaled once per distinct value and broadcast again (a read-only view)."""
+    alpha = np.asarray(alpha)
+    repeated = [axis for axis, stride in enumerate(alpha.strides) if stride == 0]
+    distinct = alpha[tuple(slice(0, 1) if axis in repeated else slice(None)
+                           for axis in range(alpha.ndim))]
+    scaled = distinct * 2.0 ** -fl if -1022 <= -fl <= 1023 else np.ldexp(distinct, -fl)
+    return np.broadcast_to(scaled, alpha.shape) if repeated else scaled
+
+
 def finish(contents, fl: int, events: int, path: str, alpha, acc, out, seed, stats) -> QArray:
     """The result of a dot-product op from its accumulator contents (see ``ops``)."""
     if stats is not None:
         stats.update(acc_overflow=events, out_overflow=0, outputs=int(contents.size), path=path)
     if out is None:
         fmt = FixedPoint(il=acc.width - fl, fl=fl, overflow=acc.overflow)
-        scale = 2.0 ** -fl if alpha is None else np.ldexp(alpha, -fl)
+        scale = 2.0 ** -fl if alpha is None else scale_by_power_of_two(alpha, fl)
         return QArray(contents.astype(fmt.code_dtype, copy=False), fmt, scale)
     return to_format(np.asarray(contents, dtype=np.int64), fl, alpha, out, seed, stats)
 

@@ -13,6 +13,7 @@ from precision import Binary, FixedPoint, QArray, Ternary
 from simulator import Accumulator, ops
 from simulator._matmul_kernels import finish_int
 from simulator._popcount import _popcount_python, popcount
+from simulator._results import scale_by_power_of_two
 from simulator._xnor_kernels import (
     COL_TILE,
     ROW_TILE,
@@ -237,3 +238,32 @@ def test_xnor_conv_with_per_sample_and_per_channel_scales(rng):
     bad = QArray(x.codes, x.format, np.broadcast_to(rng.random((1, 2, 1, 1)), (3, 2, 1, 1)))
     with pytest.raises(ValueError, match=r"qx has a scale that varies within a sample"):
         ops.conv2d(bad, w)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
+                min_size=1, max_size=8),
+       st.integers(-1100, 1100) | st.sampled_from([-1074, -1023, -1022, 1022, 1023, 1074]))
+def test_result_scales_are_ldexp_of_the_alphas(values, fl):
+    """alpha * 2**-fl by one multiplication (or ldexp past the normal range), once per distinct
+    value of a broadcast alpha: bit for bit np.ldexp, shape kept."""
+    alpha = np.array(values)
+    with np.errstate(over="ignore"):
+        assert_array_equal(scale_by_power_of_two(alpha, fl), np.ldexp(alpha, -fl))
+        wide = np.broadcast_to(alpha.reshape(-1, 1), (alpha.size, 5))
+        got = scale_by_power_of_two(wide, fl)
+        assert got.shape == wide.shape
+        assert_array_equal(got, np.ldexp(wide, -fl))
+
+
+def test_xnor_net_result_scale_is_the_outer_product(rng):
+    """Per-tensor scales give a broadcast view, per-row x per-channel a full outer product:
+    either way the value is codes * scale with scale = 2**-fl * alpha_x * alpha_w."""
+    qx_rows = Binary(scale="channel").quantize(rng.normal(size=(5, 70)))
+    qx_tensor = Binary(scale="tensor").quantize(rng.normal(size=(5, 70)))
+    qw = Binary(scale="channel").quantize(rng.normal(size=(6, 70)))
+    for qx in (qx_rows, qx_tensor):
+        res = ops.dense(qx, qw, acc=Accumulator(16))
+        outer = np.asarray(qx.scale).reshape(-1, 1) * np.asarray(qw.scale).reshape(1, -1)
+        want = np.broadcast_to(np.ldexp(outer, -res.format.fl), res.codes.shape)
+        assert_array_equal(np.broadcast_to(res.scale, res.codes.shape), want)
