@@ -3,6 +3,7 @@ training method (``models.methods``) and a per-epoch history as an ``xarray.Data
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import TYPE_CHECKING
 
@@ -52,13 +53,25 @@ def train(model: Sequential, data, method="float", fmt=None, epochs: int = 1, se
     schedule : "constant", "step", "exponential", "cosine" or a ``models.optim.Schedule``.
     progress : show a tqdm bar per epoch.
 
+    A method with ``warmup_epochs = N > 0`` (``TrainingMethod.warmup_epochs``; e.g.
+    ``"dynamic_fixed"``'s option) gets a warm-up first: N epochs of the same loop, shuffled by
+    their own stream, at the schedule's first-epoch rate (the authors of dynamic fixed point
+    train their range-initialization epochs at the starting rate).  Then the parameters and
+    buffers are restored bit for bit, the optimizer state is reset to what it was before the
+    warm-up, the dropout streams are reseeded, ``method.end_warmup(model)`` is called and the
+    ``epochs`` epochs run exactly as without a warm-up (same shuffles, rates, dropout masks and
+    step numbers), with whatever the method learned in the warm-up.
+
     Returns
     -------
     xarray.Dataset with dimension ``epoch`` (1..epochs) and variables ``train_loss``,
     ``val_loss`` (nats), ``train_accuracy``, ``val_accuracy`` (fraction), ``lr``, ``seconds``
     (wall time of the epoch's training steps); attrs ``method``, ``seed``, ``fmt``,
     ``optimizer``, ``batch_size``, ``model``, ``dataset``, ``dataset_sha256``.  The training
-    loss/accuracy are the running means over the epoch's mini-batches (training mode).
+    loss/accuracy are the running means over the epoch's mini-batches (training mode).  After a
+    warm-up, attrs also hold ``warmup_epochs``, ``warmup_train_loss`` (nats, per warm-up
+    epoch), ``warmup_val_accuracy`` (per warm-up epoch), ``warmup_seconds`` (s, in total) and
+    the attrs ``end_warmup`` returned.
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a models.Sequential, got {type(model).__name__}")
@@ -92,56 +105,38 @@ def train(model: Sequential, data, method="float", fmt=None, epochs: int = 1, se
         raise ValueError(f"lr={lr!r} is out of range; expected lr > 0")
     sched = get_schedule(schedule)
 
-    shuffle_ss, dropout_ss, method_ss = np.random.SeedSequence(seed).spawn(3)
-    shuffle_rng = np.random.default_rng(shuffle_ss)
+    # The warm-up's stream is a fourth child: the first three are those of spawn(3), so a run
+    # without warm-up draws exactly what it drew before warm-ups existed.
+    shuffle_ss, dropout_ss, method_ss, warmup_ss = np.random.SeedSequence(seed).spawn(4)
     dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
-    for layer, ss in zip(dropouts, dropout_ss.spawn(len(dropouts))):
-        layer.reseed(np.random.default_rng(ss))
+    dropout_seeds = dropout_ss.spawn(len(dropouts))
+    _reseed(dropouts, dropout_seeds)
     hooks.setup(model, np.random.default_rng(method_ss))
     model.hooks = None  # training runs with `hooks` explicitly; finalize decides what stays
+    warmup_epochs = _check_int("warmup_epochs", getattr(hooks, "warmup_epochs", 0), 0)
 
     trained = [layer for layer in model.layers if layer.params()]
+    loop = _Loop(model, hooks, opt, trained, x_train, y_train, batch_size,
+                 _progress_bar(progress))
+    warm = {}
+    if warmup_epochs:
+        warm = _warm_up(loop, warmup_epochs, float(sched(0, lr, epochs)),
+                        np.random.default_rng(warmup_ss),
+                        (x_val, y_val) if has_val else None)
+        _reseed(dropouts, dropout_seeds)
+        warm.update(hooks.end_warmup(model) or {})
+
     record = {k: np.zeros(epochs) for k in ("train_loss", "train_accuracy", "val_loss",
                                             "val_accuracy", "lr", "seconds")}
-    n = len(x_train)
-    n_batches = -(-n // batch_size)
-    step = 0
-    bar_factory = _progress_bar(progress)
+    shuffle_rng = np.random.default_rng(shuffle_ss)
     for epoch in range(epochs):
         rate = float(sched(epoch, lr, epochs))
-        order = shuffle_rng.permutation(n)
-        loss_sum = correct = 0.0
-        t0 = time.perf_counter()
-        with bar_factory(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}") as bar:
-            for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                xb, yb = x_train[idx], y_train[idx]
-                hooks.begin_step(step)
-                logits = model.forward(xb, training=True, hooks=hooks)
-                loss, grad = softmax_cross_entropy(logits, yb)
-                if not np.isfinite(loss):
-                    raise FloatingPointError(
-                        f"training diverged at epoch {epoch + 1}, step {step}: loss={loss}; "
-                        f"lower lr (now {rate})")
-                model.backward(grad, hooks=hooks, input_grad=False)
-                opt.step(((f"{layer.name}/{name}", param,
-                           hooks.param_grad(layer, name, layer.grads()[name]))
-                          for layer in trained for name, param in layer.params().items()),
-                         rate)
-                for layer in trained:
-                    hooks.after_update(layer)
-                hooks.end_step(step)
-                step += 1
-                loss_sum += loss * len(idx)
-                correct += int(np.sum(logits.argmax(axis=1) == yb))
-                bar.update(1)
-                if b % 20 == 0 or b == n_batches - 1:
-                    bar.set_postfix(loss=f"{loss_sum / min(n, (b + 1) * batch_size):.4f}",
-                                    refresh=False)
-        record["seconds"][epoch] = time.perf_counter() - t0
+        loss, accuracy, seconds = loop.epoch(shuffle_rng, rate, f"epoch {epoch + 1}",
+                                               f"epoch {epoch + 1}/{epochs}")
+        record["seconds"][epoch] = seconds
         record["lr"][epoch] = rate
-        record["train_loss"][epoch] = loss_sum / n
-        record["train_accuracy"][epoch] = correct / n
+        record["train_loss"][epoch] = loss
+        record["train_accuracy"][epoch] = accuracy
         if has_val:
             vloss, vacc = _evaluate(model, x_val, y_val, hooks)
         else:
@@ -149,7 +144,88 @@ def train(model: Sequential, data, method="float", fmt=None, epochs: int = 1, se
         record["val_loss"][epoch] = vloss
         record["val_accuracy"][epoch] = vacc
     hooks.finalize(model)
-    return _history(record, hooks, seed, fmt, opt, batch_size, model, data, sched, lr)
+    history = _history(record, hooks, seed, fmt, opt, batch_size, model, data, sched, lr)
+    history.attrs.update(warm)
+    return history
+
+
+def _reseed(dropouts, seeds) -> None:
+    for layer, ss in zip(dropouts, seeds):
+        layer.reseed(np.random.default_rng(ss))
+
+
+class _Loop:
+    """One pass over the training split: the steps of an epoch, shared by the warm-up and
+    the training proper.  ``step`` is the global step index the hooks see."""
+
+    def __init__(self, model, hooks, opt, trained, x, y, batch_size, bar_factory):
+        self.model, self.hooks, self.opt, self.trained = model, hooks, opt, trained
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.bar_factory = bar_factory
+        self.step = 0
+
+    def epoch(self, shuffle_rng, rate: float, where: str, desc: str) -> tuple[float, float,
+                                                                              float]:
+        """Train one epoch at ``rate`` (``where`` names it in errors, ``desc`` on the bar);
+        returns the running mean loss (nats), the running accuracy and the wall time (s) of
+        its steps."""
+        model, hooks, trained = self.model, self.hooks, self.trained
+        n, batch_size = len(self.x), self.batch_size
+        n_batches = -(-n // batch_size)
+        order = shuffle_rng.permutation(n)
+        loss_sum = correct = 0.0
+        t0 = time.perf_counter()
+        with self.bar_factory(total=n_batches, desc=desc) as bar:
+            for b in range(n_batches):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                xb, yb = self.x[idx], self.y[idx]
+                step = self.step
+                hooks.begin_step(step)
+                logits = model.forward(xb, training=True, hooks=hooks)
+                loss, grad = softmax_cross_entropy(logits, yb)
+                if not np.isfinite(loss):
+                    raise FloatingPointError(
+                        f"training diverged at {where}, step {step}: loss={loss}; lower lr "
+                        f"(now {rate})")
+                model.backward(grad, hooks=hooks, input_grad=False)
+                self.opt.step(((f"{layer.name}/{name}", param,
+                                hooks.param_grad(layer, name, layer.grads()[name]))
+                               for layer in trained for name, param in layer.params().items()),
+                              rate)
+                for layer in trained:
+                    hooks.after_update(layer)
+                hooks.end_step(step)
+                self.step += 1
+                loss_sum += loss * len(idx)
+                correct += int(np.sum(logits.argmax(axis=1) == yb))
+                bar.update(1)
+                if b % 20 == 0 or b == n_batches - 1:
+                    bar.set_postfix(loss=f"{loss_sum / min(n, (b + 1) * batch_size):.4f}",
+                                    refresh=False)
+        return loss_sum / n, correct / n, time.perf_counter() - t0
+
+
+def _warm_up(loop: _Loop, epochs: int, rate: float, shuffle_rng, val) -> dict:
+    """Run ``epochs`` warm-up epochs, then put the parameters, buffers and optimizer state
+    back as they were and restart the step count; returns the warm-up's history attrs."""
+    model = loop.model
+    kept = [(store, key, value.copy()) for layer in model.layers
+            for store in (layer.params(), layer.buffers()) for key, value in store.items()]
+    opt_state = copy.deepcopy(loop.opt.state)
+    losses, accuracies, seconds = [], [], 0.0
+    for epoch in range(epochs):
+        loss, _, t = loop.epoch(shuffle_rng, rate, f"warm-up epoch {epoch + 1}",
+                                f"warm-up {epoch + 1}/{epochs}")
+        losses.append(loss)
+        seconds += t
+        accuracies.append(_evaluate(model, *val, loop.hooks)[1] if val is not None else np.nan)
+    for store, key, value in kept:
+        # in place: the optimizer and the method hold references to these arrays
+        store[key][...] = value
+    loop.opt.state = opt_state
+    loop.step = 0
+    return {"warmup_epochs": epochs, "warmup_train_loss": np.array(losses),
+            "warmup_val_accuracy": np.array(accuracies), "warmup_seconds": seconds}
 
 
 def _evaluate(model: Sequential, x, y, hooks, batch_size: int = 1024) -> tuple[float, float]:

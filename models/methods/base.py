@@ -5,6 +5,10 @@ never the loop itself.  ``models.train.train`` drives one instance per run, in t
 
     method = cls(fmt=fmt, **method_options)      # validate options here (ValueError/TypeError)
     method.setup(model, rng)                     # once; rng is seeded from train(seed=...)
+    if method.warmup_epochs:                     # optional warm-up (0 by default)
+        # the same steps and hooks for warmup_epochs epochs (own shuffling), then parameters,
+        # buffers and optimizer state restored, dropout reseeded, the step count back at 0:
+        attrs = method.end_warmup(model)         # -> extra attrs of the history
     for epoch ...:
         for step, batch ...:                     # step counts from 0 across epochs
             method.begin_step(step)
@@ -33,6 +37,15 @@ Contracts of the hooks (the base class implements each as the identity, i.e. flo
     Called once before the first step.  ``rng`` is a ``numpy.random.Generator`` derived from the
     train seed (independent of the shuffling and dropout streams): draw any per-step stochastic
     rounding seeds from it so a run is reproducible for a seed.
+``warmup_epochs`` (attribute) / ``end_warmup(model) -> dict``
+    A method with ``warmup_epochs = N > 0`` gets N epochs of training before the real ones,
+    through the same hooks, from which only what the method itself keeps survives: the loop
+    then restores every parameter and buffer bit for bit, resets the optimizer state and
+    calls ``end_warmup`` on the restored model (dynamic fixed point measures its scales in a
+    high-precision warm-up, Courbariaux et al. 2014).  The hooks tell the two phases apart
+    by themselves (``setup`` knows ``warmup_epochs``; ``end_warmup`` starts the real
+    training).  ``end_warmup`` returns attrs for the history (JSON-able or numbers), ``{}``
+    by default.
 ``begin_step(step)`` / ``end_step(step)``
     Called around every optimizer step; ``step`` is the global step index (0, 1, ...).
     ``end_step`` is where dynamic fixed point updates its scales (Courbariaux et al. 2014).
@@ -117,6 +130,8 @@ class TrainingMethod:
     name: ClassVar[str] = ""
     #: Whether ``fmt=`` is meaningful for this method (False: passing one is a ValueError).
     accepts_fmt: ClassVar[bool] = False
+    #: Epochs of warm-up ``train`` runs before the training proper (module docstring).
+    warmup_epochs: int = 0
 
     def __new__(cls, *args, **kwargs):
         # Record the constructor arguments of every subclass for ``options()`` (model files),
@@ -141,6 +156,11 @@ class TrainingMethod:
 
     def end_step(self, step: int) -> None:
         """After the optimizer update of global step ``step``."""
+
+    def end_warmup(self, model) -> dict:
+        """After the warm-up (``warmup_epochs > 0``): ``model`` holds its initial parameters
+        again; returns attrs for the training history."""
+        return {}
 
     def finalize(self, model) -> None:
         """Bake the deployed parameters into ``model`` and set ``model.qconfig``/``hooks``."""

@@ -9,7 +9,8 @@ the stored parameters, into which every update is rounded.
 Each group of variables has its own scale ``2**-fl``: one per layer and per kind (``weights``,
 ``bias``, ``activations``, ``errors``, stored ``params``, stored ``params_bias``).  A group's
 ``fl`` starts at the largest value for which at most ``max_overflow_rate`` of the first tensor
-overflows, then every ``update_every`` steps follows the paper's rule:
+overflows, then every ``update_every`` training examples (or batches, ``update_unit``) follows
+the paper's rule:
 
 * if more than ``max_overflow_rate`` of the values seen since the last update overflowed,
   ``fl -= 1`` (the scale doubles);
@@ -17,7 +18,20 @@ overflows, then every ``update_every`` steps follows the paper's rule:
   (``|x| > max / 2``), ``fl += 1`` (the scale halves).
 
 A value overflows when its magnitude exceeds the largest code, ``(2**(wl-1) - 1) * 2**-fl``;
-overflowing values saturate.  The tracker is this module's own (``OverflowScale``), not
+overflowing values saturate.
+
+**Warm-up** (``warmup_epochs=N``, the authors' "number of epochs of ranges initialization",
+github.com/MatthieuCourbariaux/deep-learning-multipliers ``README.md``/``trainer.py``): the
+scales are first found in N epochs of high-precision training, then the parameters are
+re-initialized and the low-precision training starts.  Here the N epochs train in float64 (no
+value is rounded) while every group observes exactly the tensors it will later quantize and
+moves its ``fl`` by the same rule and period; ``models.train`` then restores the initial
+parameters and the optimizer state (``TrainingMethod.warmup_epochs``), ``end_warmup`` drops
+the counts of the unfinished period and stores the initial parameters on the warmed-up
+``params`` scales, and the training proper runs as without warm-up from those scales.  The
+authors' warm-up runs their low-precision graph at 31 bits and their range is the integer
+length, which the word length does not move: observing float values against this group's own
+word length finds the same range.  The tracker is this module's own (``OverflowScale``), not
 ``precision.ScaleTracker``, whose semantics differ in three ways the golden vectors
 (tests/golden/methods.npz) depend on: (1) here the most negative code ``-2**(wl-1)`` counts as
 an overflow (symmetric range, as in the paper's ``|x| > max``), ScaleTracker accepts it;
@@ -35,6 +49,7 @@ the same predictions in ``simulator.simulate``.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -48,6 +63,8 @@ from models.methods.qat import (INPUT_INDEX, ROLE_ACTIVATION, ROLE_BIAS, ROLE_ER
 
 #: Largest fl a group may reach (an all-zero tensor would otherwise push it without bound).
 FL_CAP = 40
+#: What ``update_every`` counts.
+UPDATE_UNITS = ("examples", "batches")
 
 
 class OverflowScale:
@@ -112,16 +129,20 @@ class DynamicFixedPointTraining(TrainingMethod):
     ``wl_update``-bit parameter storage, a scale per layer and kind (module docstring).
 
     Options: ``wl_prop`` (10), ``wl_update`` (12), ``max_overflow_rate`` (1e-4, the paper's
-    0.01 %), ``update_every`` (training examples between scale updates; 10 000 as in the
-    paper; the update happens at the end of the step that reaches it), ``rounding``
-    ("nearest"; "stochastic" draws per-step keys).
+    0.01 %), ``update_every`` (the period of the scale updates: 10 000 training examples as in
+    the paper; the update happens at the end of the step that reaches it), ``update_unit``
+    ("examples", or "batches": the authors' code counts the period in batches, restarting the
+    count every epoch, where this one counts across epochs), ``rounding`` ("nearest";
+    "stochastic" draws per-step keys), ``warmup_epochs`` (0: scales from the first tensors;
+    N > 0: from N epochs of float warm-up, module docstring).
     """
 
     accepts_fmt = False
 
     def __init__(self, fmt=None, wl_prop: int = 10, wl_update: int = 12,
                  max_overflow_rate: float = 1e-4, update_every: int = 10_000,
-                 rounding: str = "nearest"):
+                 rounding: str = "nearest", warmup_epochs: int = 0,
+                 update_unit: str = "examples"):
         super().__init__(fmt=fmt)
         for name, value in (("wl_prop", wl_prop), ("wl_update", wl_update)):
             if isinstance(value, bool) or not isinstance(value, int):
@@ -135,14 +156,26 @@ class DynamicFixedPointTraining(TrainingMethod):
                 or update_every < 1:
             raise ValueError(f"update_every={update_every!r} is out of range; expected an int "
                              ">= 1")
+        if isinstance(warmup_epochs, (bool, np.bool_)) \
+                or not isinstance(warmup_epochs, (int, np.integer)) or warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs={warmup_epochs!r} is out of range; expected an int "
+                             ">= 0")
+        if update_unit not in UPDATE_UNITS:
+            raise ValueError(f"update_unit={update_unit!r} is unknown; expected one of "
+                             f"{', '.join(map(repr, UPDATE_UNITS))}")
         from precision.modes import canonical_rounding
 
         self.rounding = canonical_rounding(rounding)
         self.wl_prop, self.wl_update = wl_prop, wl_update
         self.max_rate = float(max_overflow_rate)
         self.update_every = update_every
+        self.update_unit = update_unit
+        self.warmup_epochs = int(warmup_epochs)
         self.groups: dict[tuple[str, int], OverflowScale] = {}
-        self._examples = 0
+        #: ``fl`` of every group at the end of the warm-up (empty without one).
+        self.warmup_fl: dict[tuple[str, int], int] = {}
+        self._since_update = 0  # examples or batches, ``update_unit``
+        self._warming = False
         self._keys: StepKeys | None = None
         self._index: dict[int, int] = {}
         self._act_points: set[int] = set()
@@ -167,20 +200,45 @@ class DynamicFixedPointTraining(TrainingMethod):
         self._error_points = {i for i, layer in enumerate(model.layers)
                               if isinstance(layer, WEIGHTED_LAYERS)}
         self.groups = {}
-        self._examples = 0
+        self.warmup_fl = {}
+        self._since_update = 0
+        self._warming = self.warmup_epochs > 0
         model.astype(np.float64)
         for i, layer in enumerate(model.layers):
             if isinstance(layer, WEIGHTED_LAYERS):
-                self._store(layer, i, training=False)
+                # the initial parameters are the first stored tensor (observed, not rounded,
+                # during a warm-up)
+                self._store(layer, i, training=self._warming)
 
     def begin_step(self, step):
         self._keys.step = step
 
     def end_step(self, step):
-        if self._examples >= self.update_every:
-            self._examples -= self.update_every
+        if self.update_unit == "batches":
+            self._since_update += 1
+        if self._since_update >= self.update_every:
+            self._since_update -= self.update_every
             for g in self.groups.values():
                 g.update()
+
+    def end_warmup(self, model):
+        """Start the low-precision training from the warmed-up scales: drop the counts of
+        the unfinished period, store the (restored) initial parameters in ``wl_update`` bits
+        on the ``params`` scales; returns ``{"warmup_fl": JSON [[kind, layer, wl, fl], ...]}``
+        for the history."""
+        self._warming = False
+        self._since_update = 0
+        for g in self.groups.values():
+            g.seen = g.over = g.over_finer = 0
+        self.warmup_fl = {key: g.fl for key, g in self.groups.items() if g.fl is not None}
+        for i, layer in enumerate(model.layers):
+            if isinstance(layer, WEIGHTED_LAYERS):
+                self._store(layer, i, training=False)
+        return {"warmup_fl": json.dumps(self.inference_state()["fl"])}
+
+    def restore(self, model, state=None):
+        super().restore(model, state)
+        self._warming = False  # a trained model is past its warm-up
 
     def finalize(self, model):
         super().finalize(model)
@@ -209,6 +267,11 @@ class DynamicFixedPointTraining(TrainingMethod):
 
     def _quantize(self, x, kind, i, wl, role, training):
         g = self._group(kind, i, wl)
+        if self._warming:
+            # high-precision warm-up: measure what the training proper will round, round nothing
+            if training:
+                g.observe(x)
+            return x
         if training or g.fl is None:
             g.observe(x)
         rounding = self.rounding if training else "nearest"
@@ -219,7 +282,9 @@ class DynamicFixedPointTraining(TrainingMethod):
         for name, p in layer.params().items():
             kind = "params" if name == "weight" else "params_bias"
             role = ROLE_UPDATE * 16 + (0 if name == "weight" else 1)
-            p[...] = self._quantize(p, kind, i, self.wl_update, role, training)
+            stored = self._quantize(p, kind, i, self.wl_update, role, training)
+            if stored is not p:
+                p[...] = stored
 
     # ------------------------------------------------------------------ hooks
     def forward_params(self, layer, training):
@@ -230,7 +295,7 @@ class DynamicFixedPointTraining(TrainingMethod):
         for name, p in layer.params().items():
             kind, role = ("weights", ROLE_WEIGHT) if name == "weight" else ("bias", ROLE_BIAS)
             out[name] = self._quantize(p, kind, i, self.wl_prop, role, training)
-        return out
+        return None if self._warming else out
 
     def input(self, x, training):
         if not self._raw_input:
@@ -239,8 +304,8 @@ class DynamicFixedPointTraining(TrainingMethod):
                               self.wl_prop, ROLE_ACTIVATION, training)
 
     def activation(self, layer_index, x, training):
-        if training and layer_index == 0:
-            self._examples += len(x)
+        if training and layer_index == 0 and self.update_unit == "examples":
+            self._since_update += len(x)
         if layer_index not in self._act_points:
             return x
         return self._quantize(x, "activations", layer_index, self.wl_prop, ROLE_ACTIVATION,
@@ -301,7 +366,8 @@ class DynamicFixedPointTraining(TrainingMethod):
     def __repr__(self):
         return (f"DynamicFixedPointTraining(wl_prop={self.wl_prop}, wl_update={self.wl_update}, "
                 f"max_overflow_rate={self.max_rate}, update_every={self.update_every}, "
-                f"rounding={self.rounding!r})")
+                f"update_unit={self.update_unit!r}, rounding={self.rounding!r}, "
+                f"warmup_epochs={self.warmup_epochs})")
 
 
 register("dynamic_fixed", DynamicFixedPointTraining)
