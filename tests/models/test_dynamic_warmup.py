@@ -268,8 +268,8 @@ def _golden_dynamic() -> dict[str, np.ndarray]:
                 if k.startswith("dynamic_fixed/")}
 
 
-@pytest.mark.parametrize("options", [dict(update_every=64, warmup_epochs=0),
-                                     dict(update_every=2, update_unit="batches")])
+@pytest.mark.parametrize("options", [{"update_every": 64, "warmup_epochs": 0},
+                                     {"update_every": 2, "update_unit": "batches"}])
 def test_without_warmup_the_golden_run_is_unchanged(options):
     """warmup_epochs=0 is today's method bit for bit (tests/golden/methods.npz); a period of
     2 batches of 32 is the golden run's 64 examples."""
@@ -304,8 +304,8 @@ def test_a_warmup_that_keeps_nothing_changes_nothing(digits, optimizer):
     Adam's step count), dropout streams, shuffles and learning rates: a method that keeps
     nothing from it trains bit for bit as without it."""
     plain, warmed = dropout_bn_mlp(), dropout_bn_mlp()
-    kw = dict(epochs=2, seed=4, batch_size=32, optimizer=optimizer, lr=0.01,
-              schedule="cosine", progress=False)
+    kw = {"epochs": 2, "seed": 4, "batch_size": 32, "optimizer": optimizer, "lr": 0.01,
+          "schedule": "cosine", "progress": False}
     h0 = train(plain, digits, method="float", **kw)
     h1 = train(warmed, digits, method=FloatWarmup(), **kw)
     assert h1.attrs["warmup_epochs"] == 2 and len(h1.attrs["warmup_val_accuracy"]) == 2
