@@ -53,15 +53,18 @@ def int_bits(v):
 
 
 @njit_serial
-def finish_float_exact(c, bias, lo, hi, width, rule, counts):
-    """Accumulator contents of the exact float64 sums ``c`` plus ``bias[j]``, written in place.
+def finish_float_exact(c, bias, lo, hi, width, rule):
+    """Accumulator contents of the exact float64 sums ``c`` plus ``bias[j]``, written in place;
+    returns the number of overflow events.
 
     ``c`` (M, N) float64 holds integers with ``|c| <= 2**51``; ``bias`` int64 (N,) (zeros for no
     bias; ``|bias| < 2**62``, so ``c + bias`` fits int64).  On return ``c.view(np.int64)`` holds
-    the register contents by ``rule`` (``RULE_*``) in ``[lo, hi]`` of a ``width``-bit register,
-    and ``counts[i]`` the number of outputs of row ``i`` whose exact value left the register
-    (``RULE_NONE``: the caller proved there are none; counts are left as they are).  The rule
-    is chosen once per row so that each inner loop is branch-free and vectorizes.
+    the register contents by ``rule`` (``RULE_*``) in ``[lo, hi]`` of a ``width``-bit register;
+    the result counts the outputs whose exact value left the register (``RULE_NONE``: the
+    caller proved there are none, and 0 is returned).  The rule is chosen once per row so that
+    each inner loop is branch-free and vectorizes.  The count is returned rather than written
+    per row: every numpy call after a BLAS call runs on cold caches (tens of microseconds
+    each, measured), so the caller does no more work than this one call.
     """
     m, n = c.shape
     # The wrap as ``((v + 2**(width-1)) mod 2**width) - 2**(width-1)`` in uint64: an add and a
@@ -69,6 +72,7 @@ def finish_float_exact(c, bias, lo, hi, width, rule, counts):
     half = np.int64(1) << np.int64(width - 1) if width < 64 else np.int64(0)
     mask = np.uint64((1 << width) - 1) if width < 64 else np.uint64(0)
     wrap_is_identity = width == 64  # every int64 is a 64-bit register value
+    total = 0
     for i in range(m):
         if rule == RULE_NONE or (rule == RULE_WRAP and wrap_is_identity):
             for j in range(n):
@@ -79,11 +83,12 @@ def finish_float_exact(c, bias, lo, hi, width, rule, counts):
                 v = exact_int(c[i, j]) + bias[j]
                 events += (v > hi) | (v < lo)
                 c[i, j] = int_bits(min(max(v, lo), hi))
-            counts[i] = events
+            total += events
         else:
             events = 0
             for j in range(n):
                 v = exact_int(c[i, j]) + bias[j]
                 events += (v > hi) | (v < lo)
                 c[i, j] = int_bits(np.int64((np.uint64(v) + np.uint64(half)) & mask) - half)
-            counts[i] = events
+            total += events
+    return total
