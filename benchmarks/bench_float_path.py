@@ -12,7 +12,9 @@ call, then timed calls; see ``bench_matmul.py`` on OpenBLAS's spinning threads):
   ``finish_float_serial`` into a fresh int64 array) and as ``simulator._dot`` runs them now
   (the same copies into buffers in the operand's order, dgemm into the returned array, the
   in-place magic-number pass), each pass timed inside the call;
-* ``ops.matmul`` and ``ops.dense`` (whose weights reach the GEMM transposed) end to end.
+* ``simulator._dot.integer_matmul`` alone (the float path with its Python), and ``ops.matmul``
+  and ``ops.dense`` (whose weights reach the GEMM transposed) end to end: the differences are
+  the Python around the passes, which runs on caches a 512^3 dgemm has just emptied.
 
 Reported: per-pass medians, and each end-to-end median as a ratio ``reference / ours``
 (higher is better), with the spread over all timed calls.
@@ -108,6 +110,7 @@ def _fmt(ts: np.ndarray) -> str:
 def main(rounds: int = 4, per_block: int = 5) -> dict:
     from precision import FixedPoint, QArray
     from simulator import Accumulator, ops
+    from simulator._dot import integer_matmul
 
     ops.warmup()
     rng = np.random.default_rng(0)
@@ -127,6 +130,7 @@ def main(rounds: int = 4, per_block: int = 5) -> dict:
         "reference": lambda: np.matmul(a64, b64),
         "before": lambda: _before(a, b, acc, clock),
         "after": lambda: _after(a, b, acc, clock),
+        "integer_matmul": lambda: integer_matmul(a, b, acc, 2**30),
         "ops.matmul": lambda: ops.matmul(qa, qb, acc=acc),
         "ops.dense": lambda: ops.dense(qa, qw, acc=acc),
     }
@@ -135,12 +139,12 @@ def main(rounds: int = 4, per_block: int = 5) -> dict:
     ref = np.median(res["reference"][0])
     print(f"512^3, 16-bit codes, Accumulator(48, 'saturate'); {rounds} rounds x {per_block} "
           f"timed calls per block, {PAUSE_S} s pause + 1 untimed call before each block")
-    print(f"    reference np.matmul float64   {_fmt(res['reference'][0])}")
+    print(f"    reference np.matmul float64     {_fmt(res['reference'][0])}")
     ratios = {}
-    for name in ("before", "after", "ops.matmul", "ops.dense"):
+    for name in ("before", "after", "integer_matmul", "ops.matmul", "ops.dense"):
         total, passes = res[name]
         ratios[name] = float(ref / np.median(total))
-        print(f"    {name:12s} {_fmt(total)}   ratio {ratios[name]:.3f}x")
+        print(f"    {name:14s} {_fmt(total)}   ratio {ratios[name]:.3f}x")
         if passes.size:
             med = np.median(passes, axis=0) * 1e3
             print("        passes (median ms): " + ", ".join(
