@@ -52,10 +52,15 @@ def float_codes(x: np.ndarray, slot: str) -> np.ndarray:
     Fortran-ordered buffer: one contiguous pass instead of a strided one (512 x 512 int16:
     0.06 ms against 0.40 ms, measured), and BLAS reads either order at the same speed.
     """
-    if x.flags.f_contiguous and not x.flags.c_contiguous:
-        buf = float_buffer(slot, x.shape[::-1]).T
-    else:
+    if x.flags.c_contiguous:
         buf = float_buffer(slot, x.shape)
+        F.codes_to_float(x.reshape(-1), buf.reshape(-1))
+        return buf
+    if x.flags.f_contiguous:
+        buf = float_buffer(slot, x.shape[::-1])
+        F.codes_to_float(x.T.reshape(-1), buf.reshape(-1))
+        return buf.T
+    buf = float_buffer(slot, x.shape)
     np.copyto(buf, x, casting="unsafe")
     return buf
 

@@ -526,3 +526,21 @@ def test_empty_and_single_element_shapes(m, k, n, method):
     assert stats["acc_overflow"] == events
     if (m, k, n) == (1, 1, 1):
         assert res.codes[0, 0] == 16384 - 1 and events == 0
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                                   np.uint32])
+def test_float_codes_keeps_values_and_memory_order(dtype):
+    """The BLAS operands: exact float64 copies of the codes, Fortran-ordered for a transposed
+    view (one contiguous pass), C-ordered otherwise (strided views included)."""
+    from simulator._dot import float_codes
+
+    info = np.iinfo(dtype)
+    lo, hi = max(int(info.min), -(1 << 53)), min(int(info.max), 1 << 53)  # float-path codes
+    x = np.array([[lo, hi, 0, 1], [-1 if lo else 2, 3, hi - 1, 5], [7, 8, 9, lo + 1]],
+                 dtype=dtype)
+    for view, order in ((x, "C"), (x.T, "F"), (x[:, ::2], "C"), (x[:0], "C")):
+        f = float_codes(view, "test")
+        assert f.dtype == np.float64 and f.shape == view.shape
+        assert f.flags[f"{order}_CONTIGUOUS"]
+        assert [int(v) for v in f.ravel()] == [int(v) for v in view.ravel()]
