@@ -6,14 +6,24 @@ after training (``model.evaluate``), its last validation error, its wall time an
 error per epoch.  :class:`Results` rewrites the result file after every finished cell, so that a
 run stopped halfway keeps what it finished, and ``--resume`` skips the cells a file already holds
 for the same budget.
+
+What a user saved is never lost: every write goes to a file of its own beside the result and is
+renamed over it (:func:`replacing`), so a run killed at any moment leaves the last complete file;
+a run over an existing file without ``--resume`` refuses instead of starting afresh over it;
+``--resume`` refuses a file of another budget (naming each key that differs) and keeps the
+file's cells outside this run's coordinates.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import platform
+import tempfile
 import time
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +34,61 @@ RESULTS = REPO / "docs" / "reproductions"
 
 #: attrs that define a budget: a resumed file must agree on all of them present in both
 BUDGET_KEYS = ("epochs", "train_subset", "lr", "schedule", "batch_size", "seed", "optimizer",
-               "hidden", "model", "update_every_examples", "dataset_sha256")
+               "hidden", "model", "update_every_examples", "dataset_sha256", "wl",
+               "max_overflow_rate")
+
+#: how a budget key missing from one side shows in a refusal
+ABSENT = "(absent)"
+
+
+@contextmanager
+def replacing(path):
+    """A binary file object whose content becomes ``path`` only once the ``with`` block ends
+    normally: written to a file of its own beside ``path`` (``<name>.partial-*``, same file
+    system), flushed to the disk and renamed over ``path`` (atomic on POSIX).  An exception in
+    the block removes the partial file; a process killed in it leaves ``path`` as it was (and
+    its partial file, which nothing reads).  A new file gets the mode a plain ``open`` would
+    give it, a replaced one keeps its mode."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".partial-")
+    try:
+        # mkstemp's 0600 would make every result private to its writer
+        os.fchmod(fd, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            # on the disk before the rename: a crash of the machine must not leave an empty file
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def budget_clash(before: Mapping, now: Mapping, keys: Iterable[str]) -> dict:
+    """``{key: (value before, value now)}`` for the ``keys`` whose values differ, compared as
+    text (netCDF gives numbers back as numpy scalars); a key present on one side only differs,
+    its missing side shown as :data:`ABSENT`.  Keys on neither side are not compared."""
+    clash = {}
+    for k in keys:
+        if k not in before and k not in now:
+            continue
+        old, new = before.get(k, ABSENT), now.get(k, ABSENT)
+        if str(old) != str(new):
+            clash[k] = (old, new)
+    return clash
+
+
+def describe_clash(clash: Mapping) -> str:
+    """``"epochs = 2 in the file, 3 now; lr = ..."``: one clause per key of ``budget_clash``."""
+    return "; ".join(f"{k} = {old} in the file, {new} now" for k, (old, new) in clash.items())
 
 
 def parser(description: str, epochs: int, subset: int | None) -> argparse.ArgumentParser:
@@ -42,7 +106,7 @@ def parser(description: str, epochs: int, subset: int | None) -> argparse.Argume
     p.add_argument("--out", default=None, help="result file (.nc); default docs/reproductions/")
     p.add_argument("--resume", action="store_true",
                    help="keep the cells the result file already holds for the same budget and "
-                        "run only the missing ones")
+                        "run only the missing ones (without it, an existing file is refused)")
     p.add_argument("--progress", action="store_true", help="a tqdm bar per epoch (stderr)")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     return p
@@ -89,6 +153,11 @@ class Results:
 
     Variables over ``dims``: ``test_error`` (%), ``val_error`` (%, last epoch), ``seconds``,
     ``val_error_curve`` (%, per epoch); unfinished cells are NaN.  ``attrs`` hold the budget.
+
+    An existing file is refused (``FileExistsError``) unless ``resume``; then it must have the
+    same dims and agree on every :data:`BUDGET_KEYS` entry either side has (``ValueError``
+    naming each key and both values), and its finished cells and attrs are kept bit for bit,
+    those outside this run's ``coords`` included (their coordinates are appended).
     """
 
     FIGURES = ("test_error", "val_error", "seconds")
@@ -96,35 +165,55 @@ class Results:
     def __init__(self, path: Path, dims: tuple[str, ...], coords: dict, attrs: dict,
                  epochs: int, resume: bool = False):
         self.path = Path(path)
-        self.dims = dims
-        self.coords = {d: list(coords[d]) for d in dims}
-        shape = tuple(len(self.coords[d]) for d in dims)
-        self.values = {k: np.full(shape, np.nan) for k in self.FIGURES}
-        self.curve = np.full(shape + (epochs,), np.nan)
+        self.dims = tuple(dims)
+        self.coords = {d: list(coords[d]) for d in self.dims}
         self.attrs = dict(attrs)
-        if resume and self.path.exists():
-            self._load()
+        self.epochs = int(epochs)
+        old = None
+        if self.path.exists():
+            if not resume:
+                raise FileExistsError(
+                    f"{self.path} already holds results; pass --resume to keep them and run "
+                    f"only the missing cells, or pass another --out (or delete the file) to "
+                    f"start afresh")
+            old = self._read_checked()
+            for d in self.dims:  # the file's cells outside this run's coordinates are kept
+                self.coords[d] += [v for v in old[d].values.tolist() if v not in self.coords[d]]
+        shape = tuple(len(self.coords[d]) for d in self.dims)
+        self.values = {k: np.full(shape, np.nan) for k in self.FIGURES}
+        self.curve = np.full(shape + (self.epochs,), np.nan)
+        if old is not None:
+            self._keep(old)
 
-    def _load(self) -> None:
+    def _read_checked(self) -> xr.Dataset:
+        """The file at ``path``, refused unless it has this run's dimensions and budget."""
         with xr.open_dataset(self.path, engine="scipy") as old:
             old = old.load()
-        clash = {k: (old.attrs[k], self.attrs[k]) for k in BUDGET_KEYS
-                 if k in old.attrs and k in self.attrs and str(old.attrs[k]) != str(self.attrs[k])}
+        dims = tuple(d for d in old.test_error.dims)
+        if set(dims) != set(self.dims):
+            raise ValueError(f"--resume: {self.path} holds results over {dims}, this run's are "
+                             f"over {self.dims}; pass another --out")
+        clash = budget_clash(old.attrs, self.attrs, BUDGET_KEYS)
         if clash:
-            raise ValueError(f"--resume: {self.path} was written with another budget "
-                             f"(file vs now: {clash}); pass another --out or drop --resume")
-        for k, v in old.attrs.items():  # cells stored as attrs (baselines) survive the resume
+            raise ValueError(f"--resume: {self.path} was written with another budget: "
+                             f"{describe_clash(clash)}; pass another --out to start a new file")
+        return old
+
+    def _keep(self, old: xr.Dataset) -> None:
+        """Copy the finished cells and the attrs-only results (baselines) of ``old``."""
+        for k, v in old.attrs.items():
             self.attrs.setdefault(k, v)
-        for idx in np.ndindex(*self.curve.shape[:-1]):
-            key = tuple(self.coords[d][i] for d, i in zip(self.dims, idx))
-            try:
-                sel = old.sel({d: k for d, k in zip(self.dims, key)})
-            except KeyError:
+        figures = {k: old[k].transpose(*self.dims).values for k in self.FIGURES}
+        curve = old.val_error_curve.transpose(*self.dims, "epoch").values
+        n = min(curve.shape[-1], self.epochs)
+        old_coords = [old[d].values.tolist() for d in self.dims]
+        for old_idx in np.ndindex(*figures["test_error"].shape):
+            if not math.isfinite(figures["test_error"][old_idx]):
                 continue
-            if math.isfinite(float(sel.test_error)):
-                for k in self.FIGURES:
-                    self.values[k][idx] = float(sel[k])
-                self.curve[idx] = sel.val_error_curve.values[:self.curve.shape[-1]]
+            idx = self._index(tuple(c[i] for c, i in zip(old_coords, old_idx)))
+            for k in self.FIGURES:
+                self.values[k][idx] = figures[k][old_idx]
+            self.curve[idx + (slice(0, n),)] = curve[old_idx + (slice(0, n),)]
 
     def _index(self, key) -> tuple[int, ...]:
         return tuple(self.coords[d].index(k) for d, k in zip(self.dims, key))
@@ -168,10 +257,10 @@ class Results:
         return ds
 
     def save(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".nc.tmp")  # a kill mid-write must not lose the old file
-        self.dataset().to_netcdf(tmp, engine="scipy")
-        tmp.replace(self.path)
+        """Write every finished cell to ``path`` (atomically, :func:`replacing`)."""
+        content = self.dataset().to_netcdf(engine="scipy")
+        with replacing(self.path) as f:
+            f.write(content)
         print(f"{time.strftime('%H:%M:%S')} wrote {self.path}", flush=True)
         return self.path
 
