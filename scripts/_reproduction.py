@@ -155,16 +155,17 @@ class Results:
     ``val_error_curve`` (%, per epoch); unfinished cells are NaN.  ``attrs`` hold the budget.
 
     An existing file is refused (``FileExistsError``) unless ``resume``; then it must have the
-    same dims and agree on every :data:`BUDGET_KEYS` entry either side has (``ValueError``
-    naming each key and both values), and its finished cells and attrs are kept bit for bit,
+    same dims and agree on every ``budget_keys`` entry either side has (``ValueError``
+    naming each key and both values; a script adds its own keys to :data:`BUDGET_KEYS`), and its finished cells and attrs are kept bit for bit,
     those outside this run's ``coords`` included (their coordinates are appended).
     """
 
     FIGURES = ("test_error", "val_error", "seconds")
 
     def __init__(self, path: Path, dims: tuple[str, ...], coords: dict, attrs: dict,
-                 epochs: int, resume: bool = False):
+                 epochs: int, resume: bool = False, budget_keys: Iterable[str] = BUDGET_KEYS):
         self.path = Path(path)
+        self.budget_keys = tuple(budget_keys)
         self.dims = tuple(dims)
         self.coords = {d: list(coords[d]) for d in self.dims}
         self.attrs = dict(attrs)
@@ -193,7 +194,7 @@ class Results:
         if set(dims) != set(self.dims):
             raise ValueError(f"--resume: {self.path} holds results over {dims}, this run's are "
                              f"over {self.dims}; pass another --out")
-        clash = budget_clash(old.attrs, self.attrs, BUDGET_KEYS)
+        clash = budget_clash(old.attrs, self.attrs, self.budget_keys)
         if clash:
             raise ValueError(f"--resume: {self.path} was written with another budget: "
                              f"{describe_clash(clash)}; pass another --out to start a new file")

@@ -11,8 +11,11 @@ validation split (docs/compression.md, "Distillation").
     nice -n 19 python scripts/compress_mnist.py --epochs 8 --seeds 3 --student-hidden 30,10 \
         --sections distill_study
 
-Results (JSON, appended section by section so a stopped run keeps what finished) go to
-docs/compression_mnist.json; tables are printed.
+Results (JSON) go to docs/compression_mnist.json, rewritten atomically after every section so
+that a stopped run keeps what finished; tables are printed.  A section named in ``--sections``
+is run again and replaces its old entry, the file's other sections are kept.  ``--resume``
+instead skips the named sections the file holds for the same budget (``budgets`` in the file)
+and refuses, naming each differing key, those it holds for another budget or without a record.
 """
 
 from __future__ import annotations
@@ -28,8 +31,13 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 import numpy as np  # noqa: E402
-
-from _reproduction import limit_threads, load_mnist  # noqa: E402
+from _reproduction import (  # noqa: E402
+    budget_clash,
+    describe_clash,
+    limit_threads,
+    load_mnist,
+    replacing,
+)
 
 
 def _mlp(sizes, seed):
@@ -248,6 +256,64 @@ def section_distill_qat(data, args, results):
     results["distillation_qat"] = out
 
 
+#: section name -> (function, key of its entry in the result file, the options beyond the
+#: common budget of ``section_budget`` that decide its results)
+SECTIONS = {
+    "dc": (section_dc, "deep_compression",
+           ("clusters", "retrain_epochs", "finetune_epochs", "centroid_lr")),
+    "hash": (section_hash, "hashednets", ("seeds",)),
+    "distill": (section_distill, "distillation", ("student_hidden", "temperature")),
+    "distill_study": (section_distill_study, "distillation_study",
+                      ("seeds", "student_hidden", "teacher")),
+    "distill_qat": (section_distill_qat, "distillation_qat",
+                    ("seeds", "student_hidden", "teacher", "qat_epochs")),
+}
+
+
+def section_budget(name: str, args, data) -> dict:
+    """What decides section ``name``'s results: epochs, seed, the training images and the data
+    hash, and the section's own options (``SECTIONS``); JSON-able."""
+    budget = {"epochs": args.epochs, "seed": args.seed, "train_images": len(data.x_train),
+              "dataset_sha256": data.sha256}
+    for option in SECTIONS[name][2]:
+        value = getattr(args, option)
+        budget[option] = str(value) if isinstance(value, Path) else value
+    return budget
+
+
+def _sections_to_run(names, results, budgets: dict, resume: bool, out: Path) -> list[str]:
+    """``names`` less, with ``resume``, those ``results`` holds for the same budget; refuses
+    (ValueError) a resumed section held for another budget or without a budget record."""
+    if not resume:
+        return list(names)
+    recorded = results.get("budgets", {})
+    todo = []
+    for name in names:
+        key = SECTIONS[name][1]
+        if key not in results:
+            todo.append(name)
+        elif name not in recorded:
+            raise ValueError(f"--resume: {out} holds {key!r} (section {name}) without a budget "
+                             f"record (written before --resume existed); drop --resume to run "
+                             f"it again and replace it, or pass another --out")
+        else:
+            clash = budget_clash(recorded[name], budgets[name],
+                                 [*recorded[name], *budgets[name]])
+            if clash:
+                raise ValueError(f"--resume: {out} holds section {name} of another budget: "
+                                 f"{describe_clash(clash)}; drop --resume to run it again and "
+                                 f"replace it, or pass another --out")
+            print(f"{name}: kept from {out}", flush=True)
+    return todo
+
+
+def write_results(out: Path, results: dict) -> None:
+    """The whole result file, replaced atomically (``_reproduction.replacing``)."""
+    content = json.dumps(results, indent=1, default=float).encode()
+    with replacing(out) as f:
+        f.write(content)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=10)
@@ -270,8 +336,15 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None)
     p.add_argument("--out", default=str(REPO / "docs" / "compression_mnist.json"))
+    p.add_argument("--resume", action="store_true",
+                   help="skip the named sections the result file holds for the same budget "
+                        "(default: run them again and replace them)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
+    names = args.sections.split(",")
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        p.error(f"--sections {unknown} unknown; expected some of {list(SECTIONS)}")
     args.work = Path(args.out).with_suffix("")
     args.work.mkdir(parents=True, exist_ok=True)
     args.teacher = Path(args.teacher) if args.teacher else args.work / "lenet300_float.npz"
@@ -279,14 +352,14 @@ def main(argv=None):
     results = json.loads(out.read_text()) if out.exists() else {}
     with limit_threads(args.threads):
         data = load_mnist(args.data, args.train_subset)
+        budgets = {name: section_budget(name, args, data) for name in names}
+        todo = _sections_to_run(names, results, budgets, args.resume, out)
         results["setup"] = {"epochs": args.epochs, "train_images": len(data.x_train),
                             "seed": args.seed, "optimizer": "SGD momentum 0.9, lr 0.05, batch 64"}
-        sections = {"dc": section_dc, "hash": section_hash, "distill": section_distill,
-                    "distill_study": section_distill_study,
-                    "distill_qat": section_distill_qat}
-        for name in args.sections.split(","):
-            sections[name](data, args, results)
-            out.write_text(json.dumps(results, indent=1, default=float))
+        for name in todo:
+            SECTIONS[name][0](data, args, results)
+            results.setdefault("budgets", {})[name] = budgets[name]
+            write_results(out, results)
     return results
 
 

@@ -254,6 +254,16 @@ def test_a_budget_key_missing_from_this_run_is_refused(tmp_path, rng):
         results(path, resume=True)
 
 
+def test_a_script_adds_its_own_budget_keys(tmp_path, rng):
+    """budget_keys extends the shared keys: warmup_epochs differing is refused only there."""
+    path = tmp_path / "r.nc"
+    results(path, warmup_epochs=0).add(("nearest", 8), cell(rng))
+    assert results(path, resume=True, warmup_epochs=2).done(("nearest", 8))
+    with pytest.raises(ValueError, match=r"budget: warmup_epochs = 0 in the file, 2 now;"):
+        R.Results(path, DIMS, COORDS, {**ATTRS, "warmup_epochs": 2}, epochs=EPOCHS, resume=True,
+                  budget_keys=(*R.BUDGET_KEYS, "warmup_epochs"))
+
+
 def test_resume_refuses_a_file_over_other_dimensions(tmp_path, rng):
     path = tmp_path / "r.nc"
     R.Results(path, ("variant",), {"variant": ["a"]}, ATTRS, epochs=EPOCHS).add(
