@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-import numpy as np  # noqa: E402
-from _reproduction import (  # noqa: E402
+import numpy as np
+from _reproduction import (
     budget_clash,
     describe_clash,
     limit_threads,
