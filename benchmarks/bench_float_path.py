@@ -17,7 +17,8 @@ call, then timed calls; see ``bench_matmul.py`` on OpenBLAS's spinning threads):
   the Python around the passes, which runs on caches a 512^3 dgemm has just emptied.
 
 Reported: per-pass medians, and each end-to-end median as a ratio ``reference / ours``
-(higher is better), with the spread over all timed calls.
+(higher is better), with the spread over all timed calls; then the reference, ``before`` and
+``ops.matmul`` called in turn without pauses (less sensitive to a load that comes and goes).
 """
 
 from __future__ import annotations
@@ -102,6 +103,20 @@ def _blocks(fns: dict, rounds: int, per_block: int) -> dict:
     return {k: (np.array(totals[k]), np.array(passes[k])) for k in names}
 
 
+def _interleaved(fns: dict, reps: int) -> dict:
+    """Wall-clock seconds per call, the functions called in turn (rotating which goes first),
+    ``reps`` calls each: a load change falls on every side alike.  No pause: every call finds
+    OpenBLAS's threads awake, as a second product in a row does."""
+    names = list(fns)
+    times = {k: [] for k in names}
+    for r in range(reps):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {k: np.array(v) for k, v in times.items()}
+
+
 def _fmt(ts: np.ndarray) -> str:
     ms = ts * 1e3
     return f"median {np.median(ms):6.3f} ms [{ms.min():6.3f} .. {ms.max():6.3f}] (n={ms.size})"
@@ -149,6 +164,15 @@ def main(rounds: int = 4, per_block: int = 5) -> dict:
             med = np.median(passes, axis=0) * 1e3
             print("        passes (median ms): " + ", ".join(
                 f"{p} {v:.3f}" for p, v in zip(PASSES, med)))
+    inter = _interleaved({k: fns[k] for k in ("reference", "before", "ops.matmul")}, 4 * rounds
+                         * per_block)
+    ref_i = inter["reference"]
+    print("interleaved call by call (no pause):")
+    for name in ("before", "ops.matmul"):
+        pair = ref_i / inter[name]  # the reference call and ours of the same round
+        print(f"    {name:12s} ratio of medians {np.median(ref_i) / np.median(inter[name]):.3f}x"
+              f"   per-round ratios: median {np.median(pair):.3f}x, quartiles "
+              f"{np.percentile(pair, 25):.3f} .. {np.percentile(pair, 75):.3f}")
     print(f"load average (1 min) {load0:.2f} at start, {os.getloadavg()[0]:.2f} at end")
     return ratios
 
