@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from models._atomic_file import replacing
 from models.layers import LAYER_KINDS
 
 #: Identifies lowbit model files; bumped when the layout changes.
@@ -45,16 +45,8 @@ def write_model(model, path) -> None:
     # Written to a file of its own beside the target and renamed into place: a run killed while
     # saving leaves the previous file intact, and a reader (another sweep sharing the model
     # cache) never sees a half-written one.
-    target = os.fspath(path)
-    fd, partial = tempfile.mkstemp(dir=os.path.dirname(target) or ".",
-                                   prefix=os.path.basename(target) + ".partial-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+    with replacing(path) as f:
+        np.savez(f, **arrays)
 
 
 def read_model(cls, path):

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import platform
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from models._atomic_file import replacing
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "docs" / "reproductions"
@@ -39,37 +38,6 @@ BUDGET_KEYS = ("epochs", "train_subset", "lr", "schedule", "batch_size", "seed",
 
 #: how a budget key missing from one side shows in a refusal
 ABSENT = "(absent)"
-
-
-@contextmanager
-def replacing(path):
-    """A binary file object whose content becomes ``path`` only once the ``with`` block ends
-    normally: written to a file of its own beside ``path`` (``<name>.partial-*``, same file
-    system), flushed to the disk and renamed over ``path`` (atomic on POSIX).  An exception in
-    the block removes the partial file; a process killed in it leaves ``path`` as it was (and
-    its partial file, which nothing reads).  A new file gets the mode a plain ``open`` would
-    give it, a replaced one keeps its mode."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".partial-")
-    try:
-        # mkstemp's 0600 would make every result private to its writer
-        os.fchmod(fd, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            # on the disk before the rename: a crash of the machine must not leave an empty file
-            os.fsync(f.fileno())
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def budget_clash(before: Mapping, now: Mapping, keys: Iterable[str]) -> dict:

@@ -491,3 +491,21 @@ def test_a_save_that_fails_midway_keeps_the_previous_file(tmp_path, monkeypatch)
         m.save(path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_saved_model_files_get_the_mode_of_a_plain_open(tmp_path):
+    """Atomic saves go through a temporary file (mkstemp: mode 0600); the model file itself
+    must not end up private to its writer: a new file gets 0666 & ~umask, a replaced one keeps
+    its mode."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "m.npz"
+        _mlp().save(path)
+        assert path.stat().st_mode & 0o777 == 0o644
+        path.chmod(0o640)
+        _mlp().save(path)
+        assert path.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)

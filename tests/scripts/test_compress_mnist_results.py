@@ -20,6 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import _reproduction as R
+
+from models import _atomic_file as atomic_file
 import compress_mnist as C
 
 
@@ -79,7 +81,7 @@ def test_a_failed_write_leaves_the_previous_file(tmp_path, sections, monkeypatch
     def fail(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(R.os, "fsync", fail)
+    monkeypatch.setattr(atomic_file.os, "fsync", fail)
     with pytest.raises(OSError, match="disk full"):
         run(out, "--sections", "hash")
     monkeypatch.undo()

@@ -25,6 +25,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import _reproduction as R
 
+from models import _atomic_file as atomic_file
+
 from tests.scripts import stand_in_run
 
 DIMS = ("rounding", "fl")
@@ -127,7 +129,7 @@ def test_a_failed_write_leaves_the_previous_file(tmp_path, rng, monkeypatch, fai
 
         monkeypatch.setattr(R, "replacing", half_replacing)
     else:
-        monkeypatch.setattr(R.os, failing, fail)
+        monkeypatch.setattr(atomic_file.os, failing, fail)
     with pytest.raises(OSError, match=f"simulated failure in {failing}"):
         res.add(("stochastic", 12), cell(rng))
     monkeypatch.undo()
