@@ -29,9 +29,10 @@ moves its ``fl`` by the same rule and period; ``models.train`` then restores the
 parameters and the optimizer state (``TrainingMethod.warmup_epochs``), ``end_warmup`` drops
 the counts of the unfinished period and stores the initial parameters on the warmed-up
 ``params`` scales, and the training proper runs as without warm-up from those scales.  The
-authors' warm-up runs their low-precision graph at 31 bits and their range is the integer
-length, which the word length does not move: observing float values against this group's own
-word length finds the same range.  The tracker is this module's own (``OverflowScale``), not
+authors' warm-up runs their dynamic fixed-point graph at 31 bits: their range is an integer
+length, which the word length does not move, so observing against the group's own word length
+finds the same range; but their values still saturate at the current range, where here
+nothing is rounded or clipped.  The tracker is this module's own (``OverflowScale``), not
 ``precision.ScaleTracker``, whose semantics differ in three ways the golden vectors
 (tests/golden/methods.npz) depend on: (1) here the most negative code ``-2**(wl-1)`` counts as
 an overflow (symmetric range, as in the paper's ``|x| > max``), ScaleTracker accepts it;
