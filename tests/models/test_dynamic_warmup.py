@@ -7,9 +7,12 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 from models import Sequential, train, zoo
+from models.datasets import Dataset
 from models.layers import BatchNorm, Dense, Dropout, Flatten, ReLU
 from models.methods.base import FloatTraining, TrainingMethod
 from models.methods.dynamic_fixed import FL_CAP, DynamicFixedPointTraining
@@ -218,6 +221,40 @@ def test_warmup_scales_equal_those_of_observing_float_training(digits, rate, per
         assert_array_equal(method.last_params[key], value, err_msg=key)
     moved = [key for key, g in method.groups.items() if g.history[0] != expected[key]]
     assert moved, "the warm-up moved no scale: the test would not see a wrong rule"
+
+
+def tiny(digits, n: int) -> Dataset:
+    return Dataset(digits.x_train[:n], digits.y_train[:n], digits.x_val[:16], digits.y_val[:16],
+                   digits.x_test[:16], digits.y_test[:16], name=f"digits[:{n}]", n_classes=10)
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 2**16), st.sampled_from([0.0, 1e-4, 0.01, 0.1]),
+       st.sampled_from(["examples", "batches"]), st.integers(1, 80), st.integers(1, 3))
+def test_warmup_scales_random_cases(digits, seed, rate, unit, period, warmup):
+    """The same oracle on random seeds, rates, periods (1..80 examples or batches: from an
+    update every step to none in a short warm-up) and warm-up lengths, on 96 images in
+    batches of 32 (3 steps per epoch)."""
+    data = tiny(digits, 96)
+    rec = FloatRecorder(warmup_epochs=warmup)
+    train(mlp(), data, method=rec, epochs=1, seed=seed, batch_size=32, progress=False)
+    method = DynamicFixedPointTraining(max_overflow_rate=rate, update_every=period,
+                                       update_unit=unit, warmup_epochs=warmup)
+    train(mlp(), data, method=method, epochs=1, seed=seed, batch_size=32, progress=False)
+    assert method.warmup_fl == naive_warmup_fl(rec, 10, 12, rate, period, unit)
+
+
+def test_warmup_on_a_cnn_reproduces_the_simulator(digits):
+    """digits-cnn (the input hook quantizes the raw input): after a warm-up the deployed
+    model's logits still equal simulate() bit for bit, with the input's group warmed up."""
+    import simulator
+
+    model = zoo.get("digits-cnn", seed=0)
+    method = DynamicFixedPointTraining(update_every=2, update_unit="batches", warmup_epochs=1)
+    train(model, digits, method=method, epochs=1, seed=0, batch_size=32, progress=False)
+    assert ("activations", -1) in method.warmup_fl
+    r = simulator.simulate(model.to_graph(), model.qconfig, digits.x_test, collect=False)
+    assert_array_equal(r.outputs, model.logits(digits.x_test).astype(np.float64))
 
 
 def test_warmup_restarts_from_the_initial_parameters_and_optimizer(digits):
