@@ -17,7 +17,7 @@ of high-precision training, then re-initializes the parameters: ``--warmup-epoch
 every dynamic variant, a row trained after N such epochs (``warmup_epochs=N``):
 
     python scripts/reproduce_courbariaux2014.py --epochs 5 --train-subset 0 --update-every 10000 \
-        --schedule cosine --warmup-epochs 1 --out docs/reproductions/courbariaux2014_warmup.nc
+        --schedule cosine --warmup-epochs 2 --out docs/reproductions/courbariaux2014_warmup.nc
 
 ``--variants`` runs only the named rows (the others stay empty in the file; ``--resume`` fills
 them later).
@@ -121,8 +121,8 @@ def _check_own_budget(path: Path, now: dict) -> None:
 
     with xr.open_dataset(path, engine="scipy") as old:
         attrs = dict(old.attrs)
-    before = {"warmup_epochs": attrs.get("warmup_epochs", 0),
-              "update_unit": attrs.get("update_unit", "examples")}
+    before = {"warmup_epochs": int(attrs.get("warmup_epochs", 0)),
+              "update_unit": str(attrs.get("update_unit", "examples"))}
     clash = {k: (before[k], now[k]) for k in OWN_BUDGET_KEYS if str(before[k]) != str(now[k])}
     if clash:
         raise ValueError(f"--resume: {path} was written with another budget (file vs now: "
