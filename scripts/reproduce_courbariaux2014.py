@@ -126,7 +126,7 @@ def _check_own_budget(path: Path, now: dict) -> None:
     clash = {k: (before[k], now[k]) for k in OWN_BUDGET_KEYS if str(before[k]) != str(now[k])}
     if clash:
         raise ValueError(f"--resume: {path} was written with another budget (file vs now: "
-                         f"{clash}); pass another --out or drop --resume")
+                         f"{clash}); pass another --out, or delete the file to start afresh")
 
 
 def _fl_table(fl: dict) -> str:
