@@ -52,6 +52,10 @@ def float_codes(x: np.ndarray, slot: str) -> np.ndarray:
     Fortran-ordered buffer: one contiguous pass instead of a strided one (512 x 512 int16:
     0.06 ms against 0.40 ms, measured), and BLAS reads either order at the same speed.
     """
+    if not x.dtype.isnative:  # Numba refuses non-native byte orders; numpy casts them
+        buf = float_buffer(slot, x.shape)
+        np.copyto(buf, x, casting="unsafe")
+        return buf
     if x.flags.c_contiguous:
         buf = float_buffer(slot, x.shape)
         F.codes_to_float(x.reshape(-1), buf.reshape(-1))

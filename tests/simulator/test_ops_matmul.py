@@ -532,14 +532,19 @@ def test_empty_and_single_element_shapes(m, k, n, method):
                                    np.uint32])
 def test_float_codes_keeps_values_and_memory_order(dtype):
     """The BLAS operands: exact float64 copies of the codes, Fortran-ordered for a transposed
-    view (one contiguous pass), C-ordered otherwise (strided views included)."""
+    view (one contiguous pass), C-ordered otherwise (strided, read-only and byte-swapped codes
+    included)."""
     from simulator._dot import float_codes
 
     info = np.iinfo(dtype)
     lo, hi = max(int(info.min), -(1 << 53)), min(int(info.max), 1 << 53)  # float-path codes
     x = np.array([[lo, hi, 0, 1], [-1 if lo else 2, 3, hi - 1, 5], [7, 8, 9, lo + 1]],
                  dtype=dtype)
-    for view, order in ((x, "C"), (x.T, "F"), (x[:, ::2], "C"), (x[:0], "C")):
+    swapped = x.astype(x.dtype.newbyteorder())  # same values, the other byte order
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    for view, order in ((x, "C"), (x.T, "F"), (x[:, ::2], "C"), (x[:0], "C"), (swapped, "C"),
+                        (frozen.T, "F")):
         f = float_codes(view, "test")
         assert f.dtype == np.float64 and f.shape == view.shape
         assert f.flags[f"{order}_CONTIGUOUS"]
