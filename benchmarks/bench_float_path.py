@@ -17,8 +17,10 @@ call, then timed calls; see ``bench_matmul.py`` on OpenBLAS's spinning threads):
   the Python around the passes, which runs on caches a 512^3 dgemm has just emptied.
 
 Reported: per-pass medians, and each end-to-end median as a ratio ``reference / ours``
-(higher is better), with the spread over all timed calls; then the reference, ``before`` and
-``ops.matmul`` called in turn without pauses (less sensitive to a load that comes and goes).
+(higher is better), with the spread over all timed calls; then the reference, ``before``,
+``integer_matmul`` and ``ops.matmul`` called in turn without pauses (less sensitive to a load
+that comes and goes).  ``before`` and ``integer_matmul`` compare like with like (the float path
+without the ``ops`` wrapper); ``ops.matmul`` is what ``bench_matmul.py fixed16`` times.
 """
 
 from __future__ import annotations
@@ -164,13 +166,14 @@ def main(rounds: int = 4, per_block: int = 5) -> dict:
             med = np.median(passes, axis=0) * 1e3
             print("        passes (median ms): " + ", ".join(
                 f"{p} {v:.3f}" for p, v in zip(PASSES, med)))
-    inter = _interleaved({k: fns[k] for k in ("reference", "before", "ops.matmul")}, 4 * rounds
-                         * per_block)
+    names = ("reference", "before", "integer_matmul", "ops.matmul")
+    inter = _interleaved({k: fns[k] for k in names}, 4 * rounds * per_block)
     ref_i = inter["reference"]
-    print("interleaved call by call (no pause):")
-    for name in ("before", "ops.matmul"):
+    print("interleaved call by call (no pause; compare before with integer_matmul, both without "
+          "the ops wrapper):")
+    for name in names[1:]:
         pair = ref_i / inter[name]  # the reference call and ours of the same round
-        print(f"    {name:12s} ratio of medians {np.median(ref_i) / np.median(inter[name]):.3f}x"
+        print(f"    {name:14s} ratio of medians {np.median(ref_i) / np.median(inter[name]):.3f}x"
               f"   per-round ratios: median {np.median(pair):.3f}x, quartiles "
               f"{np.percentile(pair, 25):.3f} .. {np.percentile(pair, 75):.3f}")
     print(f"load average (1 min) {load0:.2f} at start, {os.getloadavg()[0]:.2f} at end")
