@@ -45,6 +45,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from precision.base import narrowest_int_dtype
 from precision.fixed import FixedPoint
 from precision.qarray import QArray
 from simulator._conv_kernels import im2col
@@ -186,7 +187,7 @@ def _gemm_2d(qx, qw, qb, acc, out, method, seed, stats, x2d_of, w2d_of, ax, aw, 
         raise ValueError("qb cannot be preloaded into an accumulator of scaled binary/ternary "
                          "products (the scale is applied after the sum); add it after scaling")
     x2d, w2d = x2d_of(xo.codes), w2d_of(wo.codes)
-    dtype = np.int64 if out is not None else FixedPoint(il=acc.width, fl=0).code_dtype
+    dtype = np.int64 if out is not None else narrowest_int_dtype(acc.width, True)
     r = gemm(xo, x2d, wo, w2d, acc, bo, method, count=stats is not None, x_planes=x_planes,
              w_planes=w_planes, out_dtype=dtype)
     alpha = reshape(_outer_alpha(alpha_x, alpha_w, r.contents.shape)) if scaled else None
@@ -330,7 +331,7 @@ def conv2d(qx: QArray, qw: QArray, qb: QArray | None = None, stride=1, padding=0
         raise ValueError("qb cannot be preloaded into an accumulator of scaled binary/ternary "
                          "products (the scale is applied after the sum); add it after scaling")
     x_cols_op = replace(xo, kind="ternary") if (xo.kind == "binary" and (ph or pw)) else xo
-    dtype = np.int64 if out is not None else FixedPoint(il=acc.width, fl=0).code_dtype
+    dtype = np.int64 if out is not None else narrowest_int_dtype(acc.width, True)
     contents = np.empty((rows, o), dtype=dtype)
     events, path, fl = 0, "int", xo.fl + wo.fl
     xcodes = kernel_codes(xo.codes)
