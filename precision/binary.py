@@ -288,7 +288,10 @@ class Ternary(NumberFormat):
 
 
 def warmup() -> None:
-    """Compile the serial binary/ternary/packing kernels on one-element inputs."""
+    """Compile the binary/ternary/packing kernels: the serial ones on one-element inputs and
+    the threaded quantizers on an array of ``PARALLEL_THRESHOLD`` elements (parallel kernels
+    are not cached on disk: without this, the first quantization of a large binary or ternary
+    array in a process — a live-lab update of a binary model — paid ~1-2 s of compilation)."""
     from precision.packing import unpack
 
     x = np.zeros((1, 1))
@@ -296,3 +299,6 @@ def warmup() -> None:
         q = fmt.quantize(x, seed=0)
         unpack(q.packed(0))
         unpack(q.packed(-1))
+    large = np.zeros((1, PARALLEL_THRESHOLD))
+    for fmt in (Binary(), Ternary()):  # stochastic binary shares Binary()'s kernel
+        fmt.quantize(large, seed=0)

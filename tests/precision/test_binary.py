@@ -230,3 +230,13 @@ def test_golden():
         assert sorted(frozen.files) == sorted(current)
         for name in frozen.files:
             assert_array_equal(current[name], frozen[name], err_msg=name)
+
+
+def test_warmup_compiles_the_threaded_quantizers():
+    """precision.warmup() leaves no compilation for the first large binary/ternary array."""
+    from precision import _binary_kernels as kernels
+    from precision.binary import warmup
+
+    warmup()
+    assert kernels._binarize_parallel.signatures
+    assert kernels._ternarize_parallel.signatures
