@@ -233,10 +233,14 @@ def test_golden():
 
 
 def test_warmup_compiles_the_threaded_quantizers():
-    """precision.warmup() leaves no compilation for the first large binary/ternary array."""
-    from precision import _binary_kernels as kernels
-    from precision.binary import warmup
+    """precision.warmup() leaves no compilation for the first large binary/ternary array
+    (checked in a fresh interpreter: this one may have compiled them already)."""
+    import subprocess
+    import sys
 
-    warmup()
-    assert kernels._binarize_parallel.signatures
-    assert kernels._ternarize_parallel.signatures
+    code = ("import precision; from precision import _binary_kernels as k; "
+            "assert not k._binarize_parallel.signatures; precision.warmup(); "
+            "print(len(k._binarize_parallel.signatures), len(k._ternarize_parallel.signatures))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["1", "1"]
