@@ -59,6 +59,9 @@ TABLES = {
     True: np.array([[2 + _ternary_product(x, y) for y in range(16)] for x in range(16)],
                    np.uint8),
 }
+#: The same tables as the kernel reads them: (16, 32) bytes, each row twice over, since
+#: ``vpshufb`` looks up within each 128-bit lane.
+LANE_TABLES = {ternary: np.ascontiguousarray(np.tile(t, 2)) for ternary, t in TABLES.items()}
 
 
 def _host_has_avx2() -> bool:
@@ -99,50 +102,32 @@ def _lookup(builder, table, index):
     return builder.call(fn, [table, index])
 
 
-def _table_global(builder, ternary: bool):
-    """The 16 tables as a module constant ``[16 x <32 x i8>]`` (each duplicated per 128-bit
-    lane, as ``vpshufb`` looks up within lanes)."""
-    rows = [ir.Constant(_I8x32, [int(v) for v in np.tile(TABLES[ternary][x], 2)])
-            for x in range(16)]
-    value = ir.Constant(ir.ArrayType(_I8x32, 16), rows)
-    name = f"lowbit_popcount_tables_{'ternary' if ternary else 'binary'}"
-    module = builder.module
-    try:
-        gv = module.get_global(name)
-    except KeyError:
-        gv = ir.GlobalVariable(module, value.type, name=name)
-        gv.linkage = "internal"
-        gv.global_constant = True
-        gv.initializer = value
-        gv.align = 32
-    return gv
-
-
-def _typing_ok(a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col):
+def _typing_ok(a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col, tables):
     def array(x, ndim, dtype):
         return isinstance(x, types.Array) and x.ndim == ndim and x.layout == "C" \
             and x.dtype == dtype
 
     return (array(a_idx, 2, types.uint8) and array(b_tr, 3, types.uint8)
-            and array(acc, 2, types.uint16)
+            and array(acc, 2, types.uint16) and array(tables, 2, types.uint8)
             and all(isinstance(x, types.Integer) for x in (i, c, p0, p1, acc_row, acc_col)))
 
 
-def _block_intrinsic(ternary: bool):
-    """``table_block(a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col)``: for rows ``i, i + 1``
-    of ``a_idx`` (M, P) and chunks ``c .. c + 3`` of ``b_tr`` (NC, P, 32), add the table sums
-    over positions ``p0 <= p < p1`` (at most :data:`FLUSH` of them) to
-    ``acc[acc_row + r, acc_col + 32 k + q]`` (uint16).  No bounds are checked: the callers pad
-    ``a_idx`` to even rows, ``b_tr`` to whole blocks of chunks, and size ``acc`` to match."""
+def _block_intrinsic():
+    """``table_block(a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col, tables)``: for rows
+    ``i, i + 1`` of ``a_idx`` (M, P) and chunks ``c .. c + 3`` of ``b_tr`` (NC, P, 32), add the
+    sums of ``tables`` (:data:`LANE_TABLES`, binary or ternary) over positions ``p0 <= p < p1``
+    (at most :data:`FLUSH` of them) to ``acc[acc_row + r, acc_col + 32 k + q]`` (uint16).  No
+    bounds are checked: the callers pad ``a_idx`` to even rows, ``b_tr`` to whole blocks of
+    chunks, and size ``acc`` to match.  One compiled form serves both tables."""
 
-    def generic(typingctx, a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col):
-        if not _typing_ok(a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col):
+    def generic(typingctx, a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col, tables):
+        if not _typing_ok(a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col, tables):
             return None
-        sig = types.none(a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col)
+        sig = types.none(a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col, tables)
 
         def codegen(context, builder, signature, args):
-            t_a, t_i, t_b, t_c, t_p0, t_p1, t_acc, t_ar, t_ac = signature.args
-            v_a, v_i, v_b, v_c, v_p0, v_p1, v_acc, v_ar, v_ac = args
+            t_a, t_i, t_b, t_c, t_p0, t_p1, t_acc, t_ar, t_ac, t_tab = signature.args
+            v_a, v_i, v_b, v_c, v_p0, v_p1, v_acc, v_ar, v_ac, v_tab = args
             i, c, p0, p1, acc_row, acc_col = (
                 context.cast(builder, v, t, types.int64)
                 for v, t in ((v_i, t_i), (v_c, t_c), (v_p0, t_p0), (v_p1, t_p1),
@@ -150,7 +135,8 @@ def _block_intrinsic(ternary: bool):
             a_arr, (_, positions) = _array(context, builder, t_a, v_a)
             b_arr, _ = _array(context, builder, t_b, v_b)
             acc_arr, (_, acc_width) = _array(context, builder, t_acc, v_acc)
-            tables = _table_global(builder, ternary)
+            tab_arr, _ = _array(context, builder, t_tab, v_tab)
+            tables = builder.bitcast(tab_arr.data, _I8x32.as_pointer())
             # Row starts: a_idx rows (bytes), b chunks (one <32 x i8> per position).
             a_rows = [builder.gep(a_arr.data, [builder.mul(builder.add(i, _const(r)),
                                                            positions)], inbounds=True)
@@ -176,9 +162,9 @@ def _block_intrinsic(ternary: bool):
             rows = []
             for r in range(BLOCK_ROWS):
                 index = builder.load(builder.gep(a_rows[r], [p], inbounds=True), typ=_I8)
-                slot = builder.gep(tables, [_const(0), builder.zext(index, _I64)],
-                                   inbounds=True, source_etype=tables.value_type)
-                rows.append(builder.load(slot, typ=_I8x32, align=32))
+                slot = builder.gep(tables, [builder.zext(index, _I64)], inbounds=True,
+                                   source_etype=_I8x32)
+                rows.append(builder.load(slot, typ=_I8x32, align=1))
             cols = [builder.load(builder.gep(b_chunks[k], [p], inbounds=True,
                                              source_etype=_I8x32), typ=_I8x32, align=1)
                     for k in range(BLOCK_CHUNKS)]
@@ -216,26 +202,19 @@ def _block_intrinsic(ternary: bool):
 
         return sig, codegen
 
-    generic.__name__ = f"_{'ternary' if ternary else 'binary'}_table_block_avx2"
+    generic.__name__ = "_table_block_avx2"
     return intrinsic(generic)
 
 
-def _block_python(ternary: bool):
+def block_python(a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col, tables):
     """``NUMBA_DISABLE_JIT`` form of the block (same effect on ``acc``)."""
-    table = TABLES[ternary].astype(np.uint16)
-
-    def block(a_idx, i, b_tr, c, p0, p1, acc, acc_row, acc_col):
-        for r in range(BLOCK_ROWS):
-            for k in range(BLOCK_CHUNKS):
-                sums = table[a_idx[i + r, p0:p1, None], b_tr[c + k, p0:p1]].sum(axis=0)
-                cols = slice(acc_col + LANES * k, acc_col + LANES * (k + 1))
-                acc[acc_row + r, cols] += sums.astype(np.uint16)
-
-    return block
+    table = tables[:, :16].astype(np.uint16)
+    for r in range(BLOCK_ROWS):
+        for k in range(BLOCK_CHUNKS):
+            sums = table[a_idx[i + r, p0:p1, None], b_tr[c + k, p0:p1]].sum(axis=0)
+            cols = slice(acc_col + LANES * k, acc_col + LANES * (k + 1))
+            acc[acc_row + r, cols] += sums.astype(np.uint16)
 
 
-def table_block(ternary: bool):
-    """The block for Numba code (its Python form under ``NUMBA_DISABLE_JIT``)."""
-    if numba.config.DISABLE_JIT:  # pragma: no cover - exercised by the coverage run only
-        return _block_python(ternary)
-    return _block_intrinsic(ternary)
+#: The block for Numba code (its Python form under ``NUMBA_DISABLE_JIT``).
+table_block = block_python if numba.config.DISABLE_JIT else _block_intrinsic()

@@ -14,7 +14,8 @@ import numpy as np
 from numba import prange
 
 from precision._numba_config import njit_parallel, njit_serial
-from simulator._avx2_table import BLOCK_CHUNKS, BLOCK_ROWS, FLUSH, LANES, table_block
+from simulator._avx2_table import (BLOCK_CHUNKS, BLOCK_ROWS, FLUSH, LANE_TABLES, LANES,
+                                   table_block)
 
 #: Rows of ``a`` per parallel task (each task also takes one block of chunks of ``b``): the
 #: task's uint16 sums, its slice of ``b`` for one flush period (8 KiB) and of ``a`` stay in L1.
@@ -116,41 +117,35 @@ def right_positions(neg: np.ndarray, nz: np.ndarray, ternary: bool) -> np.ndarra
     return out
 
 
-def _driver(ternary: bool):
-    block = table_block(ternary)
-
-    def gemm(a_idx, b_tr, p_lo, p_hi, base, mult, accumulate, out):
-        m, n = out.shape
-        m_pad = a_idx.shape[0]
-        groups = b_tr.shape[0] // BLOCK_CHUNKS
-        width = BLOCK_CHUNKS * LANES
-        row_tiles = (m_pad + ROW_TILE - 1) // ROW_TILE
-        for task in prange(row_tiles * groups):
-            i_lo = (task // groups) * ROW_TILE
-            i_hi = min(i_lo + ROW_TILE, m_pad)
-            c0 = (task % groups) * BLOCK_CHUNKS
-            sums = np.zeros((ROW_TILE, width), dtype=np.uint16)
-            for q0 in range(p_lo, p_hi, FLUSH):
-                q1 = min(q0 + FLUSH, p_hi)
-                for i in range(i_lo, i_hi, BLOCK_ROWS):
-                    block(a_idx, i, b_tr, c0, q0, q1, sums, i - i_lo, 0)
-            cols = min(width, n - c0 * LANES)
-            j0 = c0 * LANES
-            if accumulate:  # two loops, so that each vectorizes without a branch
-                for i in range(i_lo, min(i_hi, m)):
-                    for jj in range(cols):
-                        out[i, j0 + jj] += base + mult * np.int64(sums[i - i_lo, jj])
-            else:
-                for i in range(i_lo, min(i_hi, m)):
-                    for jj in range(cols):
-                        out[i, j0 + jj] = base + mult * np.int64(sums[i - i_lo, jj])
-
-    gemm.__name__ = gemm.__qualname__ = f"{'ternary' if ternary else 'binary'}_table_gemm"
-    return njit_parallel(gemm)
-
-
-_binary_table_gemm = _driver(False)
-_ternary_table_gemm = _driver(True)
+@njit_parallel
+def _table_gemm(a_idx, b_tr, tables, p_lo, p_hi, base, mult, accumulate, out):
+    """``out[i, j] (+)= base + mult * sum_p tables[a_idx[i, p], b_idx[j, p]]`` over positions
+    ``p_lo <= p < p_hi``: parallel tasks of ``ROW_TILE`` rows of ``a`` x one register block of
+    chunks of ``b``, each summing in uint16 and flushing its byte lanes every ``FLUSH``."""
+    m, n = out.shape
+    m_pad = a_idx.shape[0]
+    groups = b_tr.shape[0] // BLOCK_CHUNKS
+    width = BLOCK_CHUNKS * LANES
+    row_tiles = (m_pad + ROW_TILE - 1) // ROW_TILE
+    for task in prange(row_tiles * groups):
+        i_lo = (task // groups) * ROW_TILE
+        i_hi = min(i_lo + ROW_TILE, m_pad)
+        c0 = (task % groups) * BLOCK_CHUNKS
+        sums = np.zeros((ROW_TILE, width), dtype=np.uint16)
+        for q0 in range(p_lo, p_hi, FLUSH):
+            q1 = min(q0 + FLUSH, p_hi)
+            for i in range(i_lo, i_hi, BLOCK_ROWS):
+                table_block(a_idx, i, b_tr, c0, q0, q1, sums, i - i_lo, 0, tables)
+        cols = min(width, n - c0 * LANES)
+        j0 = c0 * LANES
+        if accumulate:  # two loops, so that each vectorizes without a branch
+            for i in range(i_lo, min(i_hi, m)):
+                for jj in range(cols):
+                    out[i, j0 + jj] += base + mult * np.int64(sums[i - i_lo, jj])
+        else:
+            for i in range(i_lo, min(i_hi, m)):
+                for jj in range(cols):
+                    out[i, j0 + jj] = base + mult * np.int64(sums[i - i_lo, jj])
 
 
 def table_gemm(a_idx: np.ndarray, b_tr: np.ndarray, kk: int, ternary: bool,
@@ -161,7 +156,7 @@ def table_gemm(a_idx: np.ndarray, b_tr: np.ndarray, kk: int, ternary: bool,
     Binary: ``K - 2 popcount(neg_a ^ neg_b)``; ternary: the biased table sum minus 2 per
     position.  Positions beyond :data:`MAX_POSITIONS` are summed in further passes.
     """
-    gemm = _ternary_table_gemm if ternary else _binary_table_gemm
+    tables = LANE_TABLES[ternary]
     positions = a_idx.shape[1]
     for p_lo in range(0, max(positions, 1), MAX_POSITIONS):
         p_hi = min(p_lo + MAX_POSITIONS, positions)
@@ -169,4 +164,4 @@ def table_gemm(a_idx: np.ndarray, b_tr: np.ndarray, kk: int, ternary: bool,
             base, mult = -2 * (p_hi - p_lo), 1
         else:
             base, mult = (kk if p_lo == 0 else 0), -2
-        gemm(a_idx, b_tr, p_lo, p_hi, base, mult, p_lo > 0, out)
+        _table_gemm(a_idx, b_tr, tables, p_lo, p_hi, base, mult, p_lo > 0, out)

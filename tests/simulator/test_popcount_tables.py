@@ -16,9 +16,10 @@ from simulator._avx2_table import (
     BLOCK_CHUNKS,
     BLOCK_ROWS,
     FLUSH,
+    LANE_TABLES,
     LANES,
     TABLES,
-    _block_python,
+    block_python,
     table_block,
 )
 from simulator._packed import pack_planes
@@ -141,18 +142,17 @@ def test_python_form_of_the_block_equals_the_intrinsic(rng, ternary):
     planes = pack_planes(codes)
     a_idx = planes.positions("left", ternary)
     b_tr = np.ascontiguousarray(np.concatenate([planes.positions("right", ternary)] * 2))
-    block = table_block(ternary)
+    tables = LANE_TABLES[ternary]
 
     @numba.njit
-    def run(x, i, y, c, p0, p1, acc, row, col):
-        block(x, i, y, c, p0, p1, acc, row, col)
+    def run(x, i, y, c, p0, p1, acc, row, col, tab):
+        table_block(x, i, y, c, p0, p1, acc, row, col, tab)
 
-    python_block = _block_python(ternary)
     for i, c, p0, p1 in ((0, 0, 0, FLUSH), (2, 4, 5, 5 + FLUSH), (1, 1, 3, 3), (2, 2, 0, 7)):
         want = rng.integers(0, 1000, (5, 300)).astype(np.uint16)
         got = want.copy()
-        run(a_idx, i, b_tr, c, p0, p1, got, 1, 7)
-        python_block(a_idx, i, b_tr, c, p0, p1, want, 1, 7)
+        run(a_idx, i, b_tr, c, p0, p1, got, 1, 7, tables)
+        block_python(a_idx, i, b_tr, c, p0, p1, want, 1, 7, tables)
         assert_array_equal(got, want)
 
 
