@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from precision._numba_config import njit_serial
+from simulator._matmul_kernels import wrap_add_mask, wrap_constants
 
 #: ``1.5 * 2**52``: adding it to an integer ``|x| <= 2**51`` puts ``x`` in the mantissa's units.
 MAGIC = 6755399441055744.0
@@ -79,10 +80,7 @@ def finish_float_exact(c, bias, lo, hi, width, rule):
     each, measured), so the caller does no more work than this one call.
     """
     m, n = c.shape
-    # The wrap as ``((v + 2**(width-1)) mod 2**width) - 2**(width-1)`` in uint64: an add and a
-    # mask (AVX2 has no 64-bit arithmetic right shift for the shift-pair form).
-    half = np.int64(1) << np.int64(width - 1) if width < 64 else np.int64(0)
-    mask = np.uint64((1 << width) - 1) if width < 64 else np.uint64(0)
+    half, mask = wrap_constants(width)
     wrap_is_identity = width == 64  # every int64 is a 64-bit register value
     total = 0
     for i in range(m):
@@ -101,6 +99,6 @@ def finish_float_exact(c, bias, lo, hi, width, rule):
             for j in range(n):
                 v = exact_int(c[i, j]) + bias[j]
                 events += (v > hi) | (v < lo)
-                c[i, j] = int_bits(np.int64((np.uint64(v) + np.uint64(half)) & mask) - half)
+                c[i, j] = int_bits(wrap_add_mask(v, half, mask))
             total += events
     return total

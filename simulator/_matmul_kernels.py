@@ -49,6 +49,23 @@ def wrap_to_width(n, width):
 
 
 @njit_serial
+def wrap_constants(width):
+    """``(half, mask)`` = ``(2**(width-1), 2**width - 1)`` for :func:`wrap_add_mask` (both 0 for
+    ``width = 64``, where every int64 is a register value and the wrap is the identity)."""
+    half = np.int64(1) << np.int64(width - 1) if width < 64 else np.int64(0)
+    mask = np.uint64((1 << width) - 1) if width < 64 else np.uint64(0)
+    return half, mask
+
+
+@njit_serial
+def wrap_add_mask(v, half, mask):
+    """``v`` wrapped into a register as ``((v + 2**(width-1)) mod 2**width) - 2**(width-1)`` in
+    uint64: an add and a mask, which vectorize (AVX2 has no 64-bit arithmetic right shift for
+    the shift-pair form of :func:`wrap_to_width`)."""
+    return np.int64((np.uint64(v) + np.uint64(half)) & mask) - half
+
+
+@njit_serial
 def clamp(n, lo, hi):
     """``n`` clamped to ``[lo, hi]``."""
     if n < lo:
@@ -173,16 +190,14 @@ def finish_int(c, lo, hi, width, saturate, out, counts):
     """Write exact int64 sums ``c`` into the register: ``out = wrap(c)`` or ``clamp(c)``.
 
     ``counts[i]`` receives the number of outputs of row ``i`` outside ``[lo, hi]``.  The wrap is
-    ``((v + 2**(width-1)) mod 2**width) - 2**(width-1)`` in uint64 (an add and a mask, which
-    vectorize; AVX2 has no 64-bit arithmetic right shift for the shift-pair form), and the
-    rule is chosen once per row, outside the inner loop: about 0.3 ns per element.  Serial on
+    :func:`wrap_add_mask`, and the rule is chosen once per row, outside the inner loop: about
+    0.3 ns per element.  Serial on
     purpose: a parallel region on a busy 2-core machine waits for a descheduled worker (or for
     OpenBLAS threads still spinning after a BLAS call) for milliseconds, a hundred times the
     cost of this pass (measured: 40 ms medians for a 512x512 pass, 80 us serial).
     """
     m, n = c.shape
-    half = np.int64(1) << np.int64(width - 1) if width < 64 else np.int64(0)
-    mask = np.uint64((1 << width) - 1) if width < 64 else np.uint64(0)
+    half, mask = wrap_constants(width)
     for i in range(m):
         events = 0
         if saturate:
@@ -197,7 +212,7 @@ def finish_int(c, lo, hi, width, saturate, out, counts):
             for j in range(n):
                 v = c[i, j]
                 events += (v > hi) | (v < lo)
-                out[i, j] = np.int64((np.uint64(v) + np.uint64(half)) & mask) - half
+                out[i, j] = wrap_add_mask(v, half, mask)
         counts[i] = events
 
 
