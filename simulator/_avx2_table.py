@@ -83,7 +83,6 @@ _I8 = ir.IntType(8)
 _I16 = ir.IntType(16)
 _I64 = ir.IntType(64)
 _I8x32 = ir.VectorType(_I8, 32)
-_I8x16 = ir.VectorType(_I8, 16)
 _I16x16 = ir.VectorType(_I16, 16)
 
 

@@ -118,7 +118,8 @@ def _popcount(x_op, x2d, w_op, w2d, acc, pre, fl, x_planes, w_planes, out_dtype)
     # |dot| <= K: when K plus the largest preloaded bias fits the register, no sum can
     # overflow and the wrap/saturate pass is the identity, so skip it.
     bound = kk + (int(np.abs(pre).max()) if pre is not None and np.size(pre) else 0)
-    c = c.astype(np.int64, copy=False) + pre if pre is not None else c
+    if pre is not None:
+        c = c + pre  # int32 + int64: an int64 array
     if acc.min_value <= -bound and bound <= acc.max_value:
         return GemmResult(c.astype(out_dtype, copy=False), fl, 0, "popcount")
     c = c.astype(np.int64, copy=False)

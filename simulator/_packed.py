@@ -1,8 +1,8 @@
 """Bit planes of binary/ternary operands for the popcount kernels, packed once per QArray.
 
-``row_planes(q, axis)`` returns ``(neg, nz)`` uint64 arrays of shape ``(rows, ceil(K/64))``: one
-row per index of the other axis of a 2-d ``q``, the reduction ``axis`` packed LSB first.  They
-come from ``q.packed(axis)`` (``precision.packing``: planes shaped ``(n_planes, *other, words)``,
+``row_planes(q, axis)`` returns the ``neg`` and ``nz`` uint64 planes, each of shape
+``(rows, ceil(K/64))``: one row per index of the other axis of a 2-d ``q``, the reduction
+``axis`` packed LSB first.  They come from ``q.packed(axis)`` (``precision.packing``: planes shaped ``(n_planes, *other, words)``,
 cached in the QArray; the last axis is packed at quantization time), so a weight matrix is packed
 once, never inside every product.  A binary array has no "nonzero" plane; its all-ones plane
 (padding bits 0) is built once per length and cached too.
@@ -23,19 +23,14 @@ _KEY = "simulator.row_planes"
 
 
 class RowPlanes:
-    """The packed ``(neg, nz)`` planes of an operand (unpack as a pair) and its positions."""
+    """The packed ``neg`` and ``nz`` planes of an operand and its positions for the table
+    kernels."""
 
     __slots__ = ("_positions", "neg", "nz")
 
     def __init__(self, neg: np.ndarray, nz: np.ndarray):
         self.neg, self.nz = neg, nz
         self._positions = {}
-
-    def __iter__(self):
-        return iter((self.neg, self.nz))
-
-    def __getitem__(self, index):
-        return (self.neg, self.nz)[index]
 
     def positions(self, side: str, ternary: bool) -> np.ndarray:
         """The table kernels' layout of this operand as the ``"left"`` (index bytes per row) or
@@ -48,7 +43,7 @@ class RowPlanes:
 
 
 def pack_planes(codes2d: np.ndarray) -> RowPlanes:
-    """The (neg, nz) uint64 bit planes of a (R, K) array of codes in {-1, 0, 1}."""
+    """The ``neg`` and ``nz`` uint64 bit planes of a (R, K) array of codes in {-1, 0, 1}."""
     r, k = codes2d.shape
     words = (k + 63) // 64
     neg = np.empty((r, words), dtype=np.uint64)

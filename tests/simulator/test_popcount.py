@@ -167,7 +167,7 @@ def test_weights_are_packed_once(rng):
     assert len(planes) == 1
     ops.dense(qx, qw)
     again = [v for key, v in qw._cache.items() if "simulator.row_planes" in key]
-    assert again[0][0] is planes[0][0]
+    assert again[0].neg is planes[0].neg
 
 
 def test_xnor_net_scales_factor_out(rng):
