@@ -123,10 +123,11 @@ def _check_own_budget(path: Path, now: dict) -> None:
         attrs = dict(old.attrs)
     before = {"warmup_epochs": int(attrs.get("warmup_epochs", 0)),
               "update_unit": str(attrs.get("update_unit", "examples"))}
-    clash = {k: (before[k], now[k]) for k in OWN_BUDGET_KEYS if str(before[k]) != str(now[k])}
+    clash = R.budget_clash(before, now, OWN_BUDGET_KEYS)
     if clash:
-        raise ValueError(f"--resume: {path} was written with another budget (file vs now: "
-                         f"{clash}); pass another --out, or delete the file to start afresh")
+        raise ValueError(f"--resume: {path} was written with another budget: "
+                         f"{R.describe_clash(clash)}; pass another --out, or delete the file "
+                         f"to start afresh")
 
 
 def _fl_table(fl: dict) -> str:
