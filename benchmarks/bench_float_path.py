@@ -34,8 +34,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _timing import PAUSE_S, alternating_blocks, fmt_ms  # noqa: E402
+
 N = 512
-PAUSE_S = 0.4  # longer than OpenBLAS's spin-wait after a call (about 0.1 s, measured)
 PASSES = ("alloc", "copy a", "copy b", "dgemm", "finish")
 
 
@@ -85,26 +86,6 @@ def _after(a, b, acc, clock):
     return out, np.diff(t)
 
 
-def _blocks(fns: dict, rounds: int, per_block: int) -> dict:
-    """Wall-clock seconds per call of each ``fns[name]()`` (a ``(result, passes)`` pair or any
-    value), in blocks whose order alternates between rounds."""
-    names = list(fns)
-    totals = {k: [] for k in names}
-    passes = {k: [] for k in names}
-    for r in range(rounds):
-        for name in (names if r % 2 == 0 else names[::-1]):
-            fn = fns[name]
-            time.sleep(PAUSE_S)
-            fn()
-            for _ in range(per_block):
-                t0 = time.perf_counter()
-                res = fn()
-                totals[name].append(time.perf_counter() - t0)
-                if isinstance(res, tuple):
-                    passes[name].append(res[1])
-    return {k: (np.array(totals[k]), np.array(passes[k])) for k in names}
-
-
 def _interleaved(fns: dict, reps: int) -> dict:
     """Wall-clock seconds per call, the functions called in turn (rotating which goes first),
     ``reps`` calls each: a load change falls on every side alike.  No pause: every call finds
@@ -117,11 +98,6 @@ def _interleaved(fns: dict, reps: int) -> dict:
             fns[name]()
             times[name].append(time.perf_counter() - t0)
     return {k: np.array(v) for k, v in times.items()}
-
-
-def _fmt(ts: np.ndarray) -> str:
-    ms = ts * 1e3
-    return f"median {np.median(ms):6.3f} ms [{ms.min():6.3f} .. {ms.max():6.3f}] (n={ms.size})"
 
 
 def main(rounds: int = 4, per_block: int = 5) -> dict:
@@ -152,16 +128,19 @@ def main(rounds: int = 4, per_block: int = 5) -> dict:
         "ops.dense": lambda: ops.dense(qa, qw, acc=acc),
     }
     load0 = os.getloadavg()[0]
-    res = _blocks(fns, rounds, per_block)
+    blocks = alternating_blocks(fns, rounds, per_block,
+                                keep=lambda r: r[1] if isinstance(r, tuple) else None)
+    res = {name: (seconds, np.array([p for p in kept if p is not None]))
+           for name, (seconds, kept) in blocks.items()}
     ref = np.median(res["reference"][0])
     print(f"512^3, 16-bit codes, Accumulator(48, 'saturate'); {rounds} rounds x {per_block} "
           f"timed calls per block, {PAUSE_S} s pause + 1 untimed call before each block")
-    print(f"    reference np.matmul float64     {_fmt(res['reference'][0])}")
+    print(f"    reference np.matmul float64     {fmt_ms(res['reference'][0], 3)}")
     ratios = {}
     for name in ("before", "after", "integer_matmul", "ops.matmul", "ops.dense"):
         total, passes = res[name]
         ratios[name] = float(ref / np.median(total))
-        print(f"    {name:14s} {_fmt(total)}   ratio {ratios[name]:.3f}x")
+        print(f"    {name:14s} {fmt_ms(total, 3)}   ratio {ratios[name]:.3f}x")
         if passes.size:
             med = np.median(passes, axis=0) * 1e3
             print("        passes (median ms): " + ", ".join(

@@ -35,28 +35,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _timing import PAUSE_S, alternating_blocks, fmt_ms  # noqa: E402
+
 THREADS = 2
-#: Longer than OpenBLAS's spin-wait (about 0.1 s, measured) and libgomp's (a few ms).
-PAUSE_S = 0.4
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def paired_blocks(ref, ours, rounds: int = 3, per_block: int = 3, pause: float = PAUSE_S):
-    """Wall-clock seconds of ``ref()`` and ``ours()``: ``rounds`` alternating blocks, each
-    ``pause`` s of sleep, one untimed call and ``per_block`` timed calls.  Returns two arrays."""
-    t_ref, t_ours = [], []
-    for r in range(rounds):
-        order = ((ref, t_ref), (ours, t_ours)) if r % 2 == 0 else ((ours, t_ours), (ref, t_ref))
-        for fn, sink in order:
-            time.sleep(pause)
-            fn()
-            sink.extend(_timed(fn) for _ in range(per_block))
-    return np.array(t_ref), np.array(t_ours)
+    """Wall-clock seconds of ``ref()`` and ``ours()`` in alternating blocks
+    (``_timing.alternating_blocks``).  Returns two arrays."""
+    res = alternating_blocks({"ref": ref, "ours": ours}, rounds, per_block, pause)
+    return res["ref"][0], res["ours"][0]
 
 
 def paired_thread_cpu(ref, ours, repeat: int = 9):
@@ -75,16 +63,11 @@ def paired_thread_cpu(ref, ours, repeat: int = 9):
     return np.array(t_ref), np.array(t_ours)
 
 
-def _fmt(ts: np.ndarray) -> str:
-    ms = ts * 1e3
-    return f"median {np.median(ms):8.2f} ms  [{ms.min():7.2f} .. {ms.max():7.2f}] (n={ms.size})"
-
-
 def _report(label: str, target: float, t_ref, t_ours) -> float:
     ratio = float(np.median(t_ref) / np.median(t_ours))
     print(f"{label}   (goal >= {target}x)")
-    print(f"    reference  {_fmt(t_ref)}")
-    print(f"    ops        {_fmt(t_ours)}")
+    print(f"    reference  {fmt_ms(t_ref)}")
+    print(f"    ops        {fmt_ms(t_ours)}")
     print(f"    ratio of medians {ratio:6.2f}x   (ratio range over extremes "
           f"{t_ref.min() / t_ours.max():.2f}x .. {t_ref.max() / t_ours.min():.2f}x)")
     return ratio
@@ -161,8 +144,8 @@ def case_popcount(rng, rounds, per_block, name):
         cpu_ref, cpu_kernel = paired_thread_cpu(lambda: np.matmul(fa, fb), kernel)
     numba.set_num_threads(THREADS)
     pair = cpu_ref / cpu_kernel
-    print(f"    1-thread CPU time, sgemm {_fmt(cpu_ref)}")
-    print(f"    1-thread CPU time, kernel {_fmt(cpu_kernel)}")
+    print(f"    1-thread CPU time, sgemm {fmt_ms(cpu_ref)}")
+    print(f"    1-thread CPU time, kernel {fmt_ms(cpu_kernel)}")
     print(f"    1-thread CPU ratio: median of pairs {np.median(pair):.2f}x "
           f"[{pair.min():.2f} .. {pair.max():.2f}]")
     return ratio
